@@ -1,0 +1,21 @@
+import { UserError } from './errors.ts';
+import { redact } from './secret.ts';
+
+/**
+ * Runs a script's main function: a UserError becomes one line on stderr and its exit code;
+ * anything else is a bug and keeps its stack (redacted of secrets).
+ */
+export async function runMain(name: string, main: () => Promise<number | void>): Promise<void> {
+  try {
+    const code = await main();
+    process.exitCode = code ?? 0;
+  } catch (err) {
+    if (err instanceof UserError) {
+      process.stderr.write(`${name}: ${redact(err.message)}\n`);
+      process.exitCode = err.exitCode;
+    } else {
+      process.stderr.write(redact(String((err as Error)?.stack ?? err)) + '\n');
+      process.exitCode = 70;
+    }
+  }
+}
