@@ -1,0 +1,143 @@
+import type { Machine } from './machine.ts';
+import { median } from './stats.ts';
+import type { RoundTrips } from './tool.ts';
+
+/** Samples of one measured figure (seconds, or MB/s for uploads). */
+export interface Pair {
+  hm: number[];
+  other: number[];
+}
+
+export interface ConvergeRow {
+  hosts: number;
+  first: Pair;
+  rerun: Pair;
+}
+
+export interface ScaleRow {
+  hosts: number;
+  first: number[];
+  rerun: number[];
+  labUpSeconds: number;
+  /** Proportional set size of every process in the lab's hosts. */
+  labPssMiB: number;
+  /** Disk used by the hosts' overlay upper dirs after the runs. */
+  labUpperMiB: number;
+}
+
+export interface RoundTripRow {
+  hosts: number;
+  /** Per bench host, for the no-op rerun. */
+  hm: RoundTrips;
+  ansible: RoundTrips;
+  /** Extra cost of reaching the hosts through the bastion, whole run. */
+  hmBastion?: RoundTrips;
+}
+
+export interface Results {
+  machine: Machine;
+  quick: boolean;
+  converge: ConvergeRow[];
+  scale: ScaleRow[];
+  roundTrips: RoundTripRow[];
+  upload?: { mib: number; mbps: Pair };
+  vault?: { values: number; process: Pair; library: Pair };
+  notes: string[];
+}
+
+interface Line {
+  figure: string;
+  hm: string;
+  other: string;
+  ratio: string;
+  target: string;
+}
+
+const s = (x: number) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3)) + ' s';
+const n = (xs: number[]) => (xs.length > 1 ? ` (med of ${xs.length})` : '');
+
+/** ratio hm/other, and whether it meets `want` (a bound on the ratio) */
+function ratioCell(hm: number, other: number, want?: { max?: number; min?: number }): { ratio: string; target: string } {
+  const r = hm / other;
+  const speed = r < 1 ? ` (${(1 / r).toFixed(1)}× faster)` : '';
+  const ratio = `${r.toFixed(3)}${speed}`;
+  if (!want) return { ratio, target: '' };
+  const ok = (want.max === undefined || r <= want.max) && (want.min === undefined || r >= want.min);
+  const bound = want.max !== undefined ? `≤ ${want.max}` : `≥ ${want.min}`;
+  return { ratio, target: `${bound}: ${ok ? 'met' : 'MISSED'}` };
+}
+
+function lines(r: Results): Line[] {
+  const out: Line[] = [];
+  for (const c of r.converge) {
+    for (const [what, p, max] of [
+      ['first converge', c.first, 0.1],
+      ['no-op rerun', c.rerun, 0.05],
+    ] as const) {
+      const hm = median(p.hm);
+      const an = median(p.other);
+      out.push({ figure: `${what}, ${c.hosts} host${c.hosts > 1 ? 's' : ''}`, hm: s(hm) + n(p.hm), other: s(an) + n(p.other), ...ratioCell(hm, an, { max }) });
+    }
+  }
+  for (const t of r.roundTrips) {
+    const hm = t.hm.exec + t.hm.sftp;
+    const an = t.ansible.exec + t.ansible.sftp;
+    out.push({
+      figure: `round trips per host, no-op rerun (${t.hosts} host${t.hosts > 1 ? 's' : ''})`,
+      hm: `${hm} (${t.hm.exec} exec + ${t.hm.sftp} sftp)`,
+      other: `${an} (${t.ansible.exec} exec + ${t.ansible.sftp} sftp)`,
+      ...ratioCell(hm, an),
+    });
+  }
+  if (r.upload) {
+    const hm = median(r.upload.mbps.hm);
+    const sc = median(r.upload.mbps.other);
+    out.push({ figure: `upload ${r.upload.mib} MiB via bastion (MB/s) vs scp`, hm: `${hm.toFixed(1)} MB/s${n(r.upload.mbps.hm)}`, other: `${sc.toFixed(1)} MB/s${n(r.upload.mbps.other)}`, ratio: (hm / sc).toFixed(3), target: `≥ 0.8: ${hm / sc >= 0.8 ? 'met' : 'MISSED'}` });
+  }
+  if (r.vault) {
+    for (const [what, p] of [
+      ['process', r.vault.process],
+      ['library, in-process', r.vault.library],
+    ] as const) {
+      const hm = median(p.hm);
+      const an = median(p.other);
+      out.push({ figure: `decrypt ${r.vault.values} vault values (${what})`, hm: s(hm) + n(p.hm), other: s(an) + n(p.other), ...ratioCell(hm, an, { max: 1 }) });
+    }
+  }
+  return out;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) => '| ' + r.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+  return [fmt(rows[0]!), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...rows.slice(1).map(fmt)].join('\n');
+}
+
+export function comparisonTable(r: Results): string {
+  const head = ['figure', 'harbormaster', 'Ansible / OpenSSH', 'ratio hm/Ansible', 'target'];
+  return table([head, ...lines(r).map((l) => [l.figure, l.hm, l.other, l.ratio, l.target])]);
+}
+
+export function scaleTable(r: Results): string {
+  const head = ['hosts', 'first converge', 'no-op rerun', 'rerun per host', 'lab up', 'lab memory (PSS)', 'overlay upper dirs'];
+  return table([
+    head,
+    ...r.scale.map((x) => [
+      String(x.hosts),
+      s(median(x.first)) + n(x.first),
+      s(median(x.rerun)) + n(x.rerun),
+      s(median(x.rerun) / x.hosts),
+      s(x.labUpSeconds),
+      `${x.labPssMiB.toFixed(0)} MiB (${(x.labPssMiB / (x.hosts + 1)).toFixed(1)} MiB/host)`,
+      `${x.labUpperMiB.toFixed(1)} MiB`,
+    ]),
+  ]);
+}
+
+export function machineLines(m: Machine): string[] {
+  return [
+    `- date: ${m.date}`,
+    `- machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB memory, ${m.kernel}`,
+    `- versions: node ${m.node}, ${m.ansible} (python ${m.python}), ${m.openssh}, harbormaster ${m.gitSha}`,
+  ];
+}
