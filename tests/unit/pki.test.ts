@@ -26,7 +26,7 @@ t.before(async () => {
 });
 
 t.test('the CA: critical CA:TRUE, keyCertSign+cRLSign, SKI, RSA 4096, SHA-256, five years', async (t) => {
-  const text = openssl({ 'ca.crt': ca.certPem }, (p) => ['x509', '-in', p['ca.crt']!, '-text', '-noout']);
+  const text = await openssl({ 'ca.crt': ca.certPem }, (p) => ['x509', '-in', p['ca.crt']!, '-text', '-noout']);
   t.match(text, /X509v3 Basic Constraints: critical\n\s*CA:TRUE/);
   t.match(text, /X509v3 Key Usage: critical\n\s*Certificate Sign, CRL Sign\n/);
   t.ok(keyIdAfter(text, 'X509v3 Subject Key Identifier'), 'has a subject key identifier');
@@ -44,9 +44,9 @@ t.test('the CA: critical CA:TRUE, keyCertSign+cRLSign, SKI, RSA 4096, SHA-256, f
 t.test('the server certificate: chain, SANs, usages, AKI = CA SKI, CN, serial, validity', async (t) => {
   const leaf = await issueServerCert({ ca, sans: [...SANS, ip('fd00::1')] });
   const files = { 'ca.crt': ca.certPem, 'server.crt': leaf.certPem };
-  const verified = openssl(files, (p) => ['verify', '-purpose', 'sslserver', '-CAfile', p['ca.crt']!, p['server.crt']!]);
+  const verified = await openssl(files, (p) => ['verify', '-purpose', 'sslserver', '-CAfile', p['ca.crt']!, p['server.crt']!]);
   t.match(verified, /server.crt: OK/);
-  const text = openssl(files, (p) => ['x509', '-in', p['server.crt']!, '-text', '-noout']);
+  const text = await openssl(files, (p) => ['x509', '-in', p['server.crt']!, '-text', '-noout']);
   t.match(text, /X509v3 Basic Constraints: critical\n\s*CA:FALSE/);
   t.match(text, /X509v3 Key Usage: critical\n\s*Digital Signature, Key Encipherment\n/);
   t.match(text, /X509v3 Extended Key Usage: \n\s*TLS Web Server Authentication\n/);
@@ -57,7 +57,7 @@ t.test('the server certificate: chain, SANs, usages, AKI = CA SKI, CN, serial, v
   t.match(text, /Subject: CN = registry.example.com\n/);
   t.match(text, /Public-Key: \(3072 bit\)/);
   t.match(text, /Signature Algorithm: sha256WithRSAEncryption/);
-  const caText = openssl(files, (p) => ['x509', '-in', p['ca.crt']!, '-text', '-noout']);
+  const caText = await openssl(files, (p) => ['x509', '-in', p['ca.crt']!, '-text', '-noout']);
   const caSki = keyIdAfter(caText, 'X509v3 Subject Key Identifier');
   t.ok(caSki);
   t.equal(keyIdAfter(text, 'X509v3 Authority Key Identifier'), caSki, 'AKI is the CA SKI');
