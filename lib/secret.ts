@@ -2,9 +2,9 @@ import { inspect } from 'node:util';
 
 const MASK = '********';
 
-/** Every secret value loaded in this process, longest first, so redact() masks them all. */
+/** Every secret value loaded in this process; redact() masks the longest first. */
 const known = new Set<string>();
-let ordered: string[] = [];
+let ordered: string[] | undefined;
 
 /**
  * A secret value (from the vault or a password source). Printing, logging, string
@@ -32,15 +32,22 @@ export class Secret {
 
 /** Registers a value that must never be printed (also used for values that are not wrapped). */
 export function remember(value: string): void {
-  // Very short values would mask ordinary words in output; they are still wrapped as Secret.
-  if (value.length < 4 || known.has(value)) return;
+  add(value, 4);
+  // A multi-line secret (a private key) also shows up line by line, in diffs and logs.
+  if (value.includes('\n')) for (const line of value.split(/\r?\n/)) add(line.trim(), 8);
+}
+
+/** Very short values would mask ordinary words in output; they are still wrapped as Secret. */
+function add(value: string, minLength: number): void {
+  if (value.length < minLength || known.has(value)) return;
   known.add(value);
-  ordered = [...known].sort((a, b) => b.length - a.length);
+  ordered = undefined;
 }
 
 /** Replaces every known secret value in text with `********`. */
 export function redact(text: string): string {
-  if (ordered.length === 0 || !text) return text;
+  if (known.size === 0 || !text) return text;
+  ordered ??= [...known].sort((a, b) => b.length - a.length);
   let out = text;
   for (const v of ordered) if (out.includes(v)) out = out.split(v).join(MASK);
   return out;
