@@ -21,7 +21,8 @@ import {
   type Ensured,
 } from '../lib/pki/index.ts';
 import { redact } from '../lib/secret.ts';
-import { resolveVaultPassword, VaultFile } from '../lib/vault/index.ts';
+import type { Secret } from '../lib/secret.ts';
+import { DEFAULT_VAULT_FILE, resolveVaultPassword, VaultFile, vaultDecryptor } from '../lib/vault/index.ts';
 
 const USAGE = `usage: npx zx scripts/certs.mts ca|issue|show|trust [options]
   ca                   create the CA, or renew it when it expires soon
@@ -31,7 +32,7 @@ const USAGE = `usage: npx zx scripts/certs.mts ca|issue|show|trust [options]
   trust --host H       the same on inventory hosts matching H
 options:
   -i FILE                    inventory (default inventory/lab.yaml)
-  --vault FILE               vault holding the private keys (default vault/secrets.yaml)
+  --vault FILE               vault holding the private keys (default ${DEFAULT_VAULT_FILE})
   --vault-password-file F    vault password file (else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt)
   --certs-dir DIR            public certificates (default certs)
   --days N                   validity of what ca (default 1826) or issue (default and max 397) makes
@@ -60,10 +61,14 @@ function days(name: string): number | undefined {
 const inventoryFile = (): string => text('i') ?? text('inventory') ?? 'inventory/lab.yaml';
 const certsDir = (): string => text('certs-dir') ?? DEFAULT_CERTS_DIR;
 
+/** Set once the vault is open, so inventory `!vault` values can be decrypted with the same password. */
+let vaultPassword: Secret | undefined;
+
 async function registryHosts(): Promise<Host[]> {
   const file = inventoryFile();
   if (!existsSync(file)) throw new UserError(`${file}: inventory not found: bring the lab up or pass -i FILE`);
-  const hosts = selectHosts(await loadInventory(file), REGISTRY_GROUP);
+  const inventory = await loadInventory(file, { decrypt: vaultPassword && vaultDecryptor(vaultPassword) });
+  const hosts = selectHosts(inventory, REGISTRY_GROUP);
   if (hosts.length === 0) throw new UserError(`${file}: no hosts in group ${REGISTRY_GROUP}`);
   return hosts;
 }
@@ -91,10 +96,10 @@ async function publicName(): Promise<string> {
 }
 
 async function openVault(): Promise<VaultFile> {
-  const file = text('vault') ?? 'vault/secrets.yaml';
+  const file = text('vault') ?? DEFAULT_VAULT_FILE;
   const creating = !existsSync(file);
-  const password = await resolveVaultPassword({ file: text('vault-password-file'), confirm: creating, required: true });
-  return VaultFile.open(file, password!, { create: true });
+  vaultPassword = await resolveVaultPassword({ file: text('vault-password-file'), confirm: creating, required: true });
+  return VaultFile.open(file, vaultPassword!, { create: true });
 }
 
 function report(what: string, file: string, result: Ensured): void {
@@ -103,11 +108,12 @@ function report(what: string, file: string, result: Ensured): void {
 }
 
 async function converge(withServer: boolean): Promise<void> {
+  const vault = await openVault();
   const hosts = withServer ? await registryHosts() : undefined;
   const name = hosts ? publicNameOf(hosts) : await publicName();
   const dir = certsDir();
   const result = await ensurePki({
-    vault: await openVault(),
+    vault,
     certsDir: dir,
     publicName: name,
     sans: hosts && wantedSans(hosts, name),
