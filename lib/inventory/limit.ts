@@ -1,0 +1,101 @@
+import { UserError } from '../errors.ts';
+import type { Host, Inventory } from './types.ts';
+
+/**
+ * The hosts a pattern selects, in inventory order — Ansible's host patterns (as in `--limit`):
+ * host or group names; lists separated by `,` (or `:`); `!x` excludes, `&x` intersects (applied
+ * after the plain terms, so `!x` alone means all but x); `*`, `?` and `[abc]` wildcards match
+ * group and host names; `~regex`; `group[0]`, `group[1:3]`, `group[-1]` pick by position.
+ * A term that matches nothing, or a pattern that leaves no host, is a UserError naming it.
+ */
+export function selectHosts(inv: Inventory, pattern?: string): Host[] {
+  const all = [...inv.hosts.values()];
+  if (pattern === undefined || pattern.trim() === '' || pattern.trim() === 'all') return all;
+  const terms = splitPattern(pattern);
+  const plain = terms.filter((t) => !t.startsWith('!') && !t.startsWith('&'));
+  let chosen = new Set<Host>(plain.length ? [] : all);
+  for (const t of plain) for (const h of matchTerm(inv, t, pattern)) chosen.add(h);
+  for (const t of terms.filter((t) => t.startsWith('&'))) {
+    const those = new Set(matchTerm(inv, t.slice(1), pattern));
+    chosen = new Set([...chosen].filter((h) => those.has(h)));
+  }
+  for (const t of terms.filter((t) => t.startsWith('!'))) for (const h of matchTerm(inv, t.slice(1), pattern)) chosen.delete(h);
+  const result = all.filter((h) => chosen.has(h));
+  if (result.length === 0) throw new UserError(`host pattern '${pattern}' matched no hosts in ${inv.file}`);
+  return result;
+}
+
+/** Ansible's split: commas if there are any, else colons outside `[...]` (a lone IPv6 address stays whole). */
+export function splitPattern(pattern: string): string[] {
+  const parts = pattern.includes(',')
+    ? pattern.split(',')
+    : /^[0-9a-fA-F]*:[0-9a-fA-F]*:[0-9a-fA-F:.]*$/.test(pattern.trim())
+      ? [pattern]
+      : (pattern.match(/(?:[^\s:[\]]|\[[^\]]*\])+/g) ?? []);
+  return parts.map((p) => p.trim()).filter(Boolean);
+}
+
+function matchTerm(inv: Inventory, term: string, pattern: string): Host[] {
+  if (!term) throw new UserError(`host pattern '${pattern}' has an empty term`);
+  if (inv.hosts.has(term)) return [inv.hosts.get(term)!];
+  const { expr, pick } = splitSubscript(term);
+  const test = matcher(expr, pattern);
+  const groups = [...inv.groups.keys()].filter(test);
+  const inGroups = new Set(groups);
+  let hosts = [...inv.hosts.values()].filter((h) => h.groups.some((g) => inGroups.has(g)));
+  // Ansible looks at host names too when no group matched or the pattern is a wildcard or regex.
+  if (groups.length === 0 || /^~|[.?*[]/.test(expr)) {
+    const byName = new Set(hosts);
+    for (const h of inv.hosts.values()) if (test(h.name)) byName.add(h);
+    hosts = [...inv.hosts.values()].filter((h) => byName.has(h));
+  }
+  if (hosts.length === 0) throw new UserError(`host pattern '${pattern}': '${term}' matches no host or group in ${inv.file}`);
+  if (!pick) return hosts;
+  const at = (i: number) => (i < 0 ? hosts.length + i : i);
+  const from = at(pick.from);
+  const to = pick.to === undefined ? from : pick.to === 'end' ? hosts.length - 1 : at(pick.to);
+  if (from < 0 || from >= hosts.length || to < from) {
+    throw new UserError(`host pattern '${pattern}': '${term}' selects past its ${hosts.length} host(s)`);
+  }
+  return hosts.slice(from, to + 1);
+}
+
+/** `web[0]`, `web[-1]`, `web[1:3]`, `web[2:]` (positions from 0, end inclusive). */
+function splitSubscript(term: string): { expr: string; pick?: { from: number; to?: number | 'end' } } {
+  if (term.startsWith('~')) return { expr: term };
+  const m = /^(.+)\[(?:(-?\d+)|(\d+):(\d*))\]$/.exec(term);
+  if (!m) return { expr: term };
+  if (m[2] !== undefined) return { expr: m[1]!, pick: { from: Number(m[2]) } };
+  return { expr: m[1]!, pick: { from: Number(m[3]), to: m[4] ? Number(m[4]) : 'end' } };
+}
+
+function matcher(expr: string, pattern: string): (name: string) => boolean {
+  let re: RegExp;
+  try {
+    re = expr.startsWith('~') ? new RegExp(expr.slice(1)) : globRegExp(expr);
+  } catch {
+    throw new UserError(`host pattern '${pattern}': '${expr}' is not a valid pattern`);
+  }
+  // Like Python's re.match: anchored at the start only (globs are anchored at both ends).
+  return (name) => re.exec(name)?.index === 0;
+}
+
+/** fnmatch: `*` any run, `?` one character, `[abc]` / `[!abc]` a class; the rest literal. */
+function globRegExp(glob: string): RegExp {
+  let out = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    const close = c === '[' ? glob.indexOf(']', i + 2) : -1;
+    if (c === '*') out += '.*';
+    else if (c === '?') out += '.';
+    else if (close > 0) {
+      const body = glob.slice(i + 1, close);
+      out += `[${body.startsWith('!') ? '^' + esc(body.slice(1)) : esc(body)}]`;
+      i = close;
+    } else out += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  return new RegExp(`^(?:${out})$`, 's');
+}
+
+/** Inside a character class only `\`, `]` and `^` need escaping (`-` keeps its range meaning). */
+const esc = (s: string) => s.replace(/[\\\]^]/g, '\\$&');
