@@ -27,6 +27,7 @@ import { readYaml } from './yaml-values.ts';
 import type { Decrypt } from './yaml-values.ts';
 
 export type { Decrypt } from './yaml-values.ts';
+export { VaultPasswordNeeded } from './yaml-values.ts';
 export type { Group, Host, Inventory, SshTarget, Vars } from './types.ts';
 
 export interface LoadOptions {

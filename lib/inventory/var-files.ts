@@ -3,7 +3,7 @@ import { extname, join } from 'node:path';
 import { isMap } from 'yaml';
 import { inputError, UserError } from '../errors.ts';
 import type { Vars } from './types.ts';
-import { deref, isNull, keyText, lineOf, readYaml, toValue, VAULT_PASSWORD_HINT } from './yaml-values.ts';
+import { deref, isNull, keyText, lineOf, readYaml, toValue, VaultPasswordNeeded } from './yaml-values.ts';
 import type { Decrypt } from './yaml-values.ts';
 
 const EXTENSIONS = ['.yml', '.yaml', '.json'];
@@ -21,7 +21,7 @@ export async function readSource(file: string, decrypt: Decrypt | undefined): Pr
     throw err;
   }
   if (!text.startsWith('$ANSIBLE_VAULT;')) return { text, encrypted: false };
-  if (!decrypt) throw inputError(file, undefined, `the file is vault-encrypted; ${VAULT_PASSWORD_HINT}`);
+  if (!decrypt) throw new VaultPasswordNeeded(file, 'the file');
   return { text: decrypt(text, file), encrypted: true };
 }
 

@@ -1,12 +1,17 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node, ScalarTag, Tags } from 'yaml';
-import { inputError } from '../errors.ts';
+import { inputError, UserError } from '../errors.ts';
 import { Secret } from '../secret.ts';
 
 /** Turns Ansible vault text into its plaintext; `where` is `file:line` for its error messages. */
 export type Decrypt = (vaultText: string, where: string) => string;
 
-export const VAULT_PASSWORD_HINT = 'give a vault password (--vault-password-file or HARBORMASTER_VAULT_PASSWORD_FILE)';
+/** Vault text was found and no decrypt function was given: the caller may get a password and load again. */
+export class VaultPasswordNeeded extends UserError {
+  constructor(where: string, what: string) {
+    super(`${where}: ${what} is vault-encrypted; give a vault password (--vault-password-file or HARBORMASTER_VAULT_PASSWORD_FILE)`);
+  }
+}
 
 /** A parsed YAML file that remembers where each node came from. */
 export interface YamlFile {
@@ -114,6 +119,6 @@ function mergeInto(y: YamlFile, out: Record<string, unknown>, source: unknown, n
 
 function decryptVault(y: YamlFile, node: Node & { value: unknown }, name: string): Secret {
   const at = where(y, node);
-  if (!y.decrypt) throw inputError(y.file, lineOf(y, node), `${name} is vault-encrypted; ${VAULT_PASSWORD_HINT}`);
+  if (!y.decrypt) throw new VaultPasswordNeeded(at, name);
   return new Secret(y.decrypt(String(node.value), at));
 }

@@ -1,0 +1,76 @@
+#!/usr/bin/env zx
+// Shows an inventory as harbormaster reads it, like ansible-inventory (plus --targets: how each host is reached).
+import { argv } from 'zx';
+import { runMain } from '../lib/cli.ts';
+import { UserError } from '../lib/errors.ts';
+import { loadInventory, VaultPasswordNeeded } from '../lib/inventory/index.ts';
+import type { Inventory } from '../lib/inventory/index.ts';
+import { selectHosts } from '../lib/inventory/limit.ts';
+import { ansibleJson, InventoryView } from '../lib/inventory/show.ts';
+import { sshTargetOf } from '../lib/inventory/target.ts';
+import { redact } from '../lib/secret.ts';
+import { resolveVaultPassword, vaultDecryptor } from '../lib/vault/index.ts';
+
+const USAGE = `usage: npx zx scripts/inventory.mts -i FILE [--limit PATTERN] --list | --graph | --host NAME | --targets
+  -i, --inventory FILE       YAML or INI inventory (group_vars/ and host_vars/ beside it are read too)
+  -l, --limit PATTERN        only hosts matching an Ansible host pattern (web,db  web:!db  web:&prod  web*)
+  --list                     groups and every host's variables as JSON, like ansible-inventory --list
+  --graph                    the group tree, like ansible-inventory --graph
+  --host NAME                one host's variables as JSON
+  --targets                  how each host is reached over SSH (address, user, key, known_hosts, jump)
+  --known-hosts FILE         known_hosts file for --targets instead of the inventory's
+  --vault-password-file F    for !vault values (else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt)`;
+
+const KNOWN = new Set(['_', 'i', 'inventory', 'l', 'limit', 'list', 'graph', 'host', 'targets', 'known-hosts', 'vault-password-file', 'h', 'help']);
+
+function text(...names: string[]): string | undefined {
+  for (const name of names) {
+    const v = argv[name];
+    if (v === undefined || v === false) continue;
+    if (v === true || Array.isArray(v)) throw new UserError(`--${name} needs one value; see --help`);
+    return String(v);
+  }
+  return undefined;
+}
+
+/** Loads without a password first, so inventories without vault values never prompt. */
+async function load(file: string): Promise<Inventory> {
+  const passwordFile = text('vault-password-file');
+  if (passwordFile) return loadInventory(file, { decrypt: vaultDecryptor((await resolveVaultPassword({ file: passwordFile }))!) });
+  try {
+    return await loadInventory(file);
+  } catch (err) {
+    if (!(err instanceof VaultPasswordNeeded)) throw err;
+    const password = await resolveVaultPassword({ required: false });
+    if (!password) throw err; // no password source and no terminal to ask on: say which value needs one
+    return loadInventory(file, { decrypt: vaultDecryptor(password) });
+  }
+}
+
+await runMain('inventory', async () => {
+  if (argv.h || argv.help) return void console.log(USAGE);
+  const unknown = Object.keys(argv).filter((k) => !KNOWN.has(k));
+  if (unknown.length || argv._.length) throw new UserError(`unknown argument ${unknown[0] ? `--${unknown[0]}` : argv._[0]}; see --help`);
+  const actions = ['list', 'graph', 'host', 'targets'].filter((a) => argv[a] !== undefined && argv[a] !== false);
+  if (actions.length !== 1) throw new UserError("give exactly one of --list, --graph, --host NAME, --targets; see --help");
+  const file = text('i', 'inventory');
+  if (!file) throw new UserError("-i FILE is required; see --help");
+
+  const inv = await load(file);
+  const limit = text('l', 'limit');
+  const hosts = limit === undefined ? undefined : selectHosts(inv, limit);
+  let out: string;
+  if (actions[0] === 'list') out = ansibleJson(new InventoryView(inv, hosts).list());
+  else if (actions[0] === 'graph') out = new InventoryView(inv, hosts).graph();
+  else if (actions[0] === 'host') {
+    const name = text('host')!;
+    const host = inv.hosts.get(name);
+    if (!host) throw new UserError(`${inv.file}: no host named ${name}`);
+    out = ansibleJson(host.vars);
+  } else {
+    const knownHostsFile = text('known-hosts');
+    const opts = knownHostsFile ? { knownHostsFile } : {};
+    out = ansibleJson((hosts ?? [...inv.hosts.values()]).map((h) => sshTargetOf(inv, h, opts)));
+  }
+  process.stdout.write(redact(out) + '\n');
+});
