@@ -1,0 +1,127 @@
+// The local lab: real hosts (network namespaces running sshd) on this machine.
+//   npx zx scripts/lab.mts up|down|status|ssh HOST [CMD] [--name lab] [--subnet 10.90] [--registries 1]
+//                          [--state-dir /var/lib/harbormaster/lab/NAME] [--inventory inventory/NAME.yaml]
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runMain } from '../lib/cli.ts';
+import { UserError } from '../lib/errors.ts';
+import { labDown, labInfoFor, labMemoryKiB, labStatus, labUp } from '../lib/lab/index.ts';
+import type { LabInfo } from '../lib/lab/index.ts';
+
+const USAGE =
+  'usage: npx zx scripts/lab.mts up|down|status|ssh HOST [CMD...] [--name NAME] [--subnet A.B] [--registries N] [--state-dir DIR] [--inventory FILE]';
+
+const OPTIONS = {
+  name: { type: 'string', default: 'lab' },
+  subnet: { type: 'string' },
+  registries: { type: 'string' },
+  'state-dir': { type: 'string' },
+  inventory: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The script's own arguments (zx keeps its own path and the script's in argv). */
+function scriptArgs(): string[] {
+  const self = fileURLToPath(import.meta.url);
+  return process.argv.slice(process.argv.findIndex((a) => resolve(a) === self) + 1);
+}
+
+/** Flags go anywhere before `ssh HOST CMD...`'s CMD, which is passed on verbatim from its first word. */
+function parse(args: string[]) {
+  const { tokens = [] } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
+  const positionals = tokens.filter((t) => t.kind === 'positional');
+  const cut = positionals[0]?.value === 'ssh' && positionals[2] ? positionals[2].index : args.length;
+  try {
+    const { values, positionals: [command, host] } = parseArgs({ args: args.slice(0, cut), options: OPTIONS, allowPositionals: true });
+    return { values, command, host, remote: args.slice(cut) };
+  } catch (err) {
+    throw new UserError(`${(err as Error).message}; see --help`);
+  }
+}
+
+function registries(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UserError(`--registries "${value}": expected a whole number`);
+  return Number(value);
+}
+
+function printHosts(info: LabInfo, extra: (i: number) => string = () => ''): void {
+  const width = Math.max(...info.hosts.map((h) => h.name.length));
+  info.hosts.forEach((h, i) => {
+    const where = h.group === 'bastion' ? 'public' : 'private, via bastion';
+    console.log(`  ${h.name.padEnd(width)}  ${h.address.padEnd(15)} ${where.padEnd(20)} ${extra(i)}`.trimEnd());
+  });
+}
+
+async function requireLab(name: string, stateDir: string | undefined): Promise<LabInfo> {
+  const info = await labInfoFor({ name, stateDir });
+  if (!info) throw new UserError(`no lab named "${name}" is up; run: npx zx scripts/lab.mts up --name ${name}`);
+  return info;
+}
+
+function ssh(info: LabInfo, host: string, remote: string[]): Promise<number> {
+  if (!info.hosts.some((h) => h.name === host)) {
+    throw new UserError(`lab ${info.name} has no host "${host}"; hosts: ${info.hosts.map((h) => h.name).join(', ')}`);
+  }
+  return new Promise((done, fail) => {
+    const child = spawn('ssh', ['-F', info.sshConfig, host, ...remote], { stdio: 'inherit' });
+    child.on('error', fail);
+    child.on('exit', (code, signal) => done(code ?? (signal ? 128 : 1)));
+  });
+}
+
+await runMain('lab', async () => {
+  const { values, command, host, remote } = parse(scriptArgs());
+  if (values.help || !command) {
+    console.log(USAGE);
+    return values.help ? 0 : 1;
+  }
+  const name = values.name;
+  const stateDir = values['state-dir'];
+  const started = Date.now();
+  const seconds = () => ((Date.now() - started) / 1000).toFixed(1);
+  switch (command) {
+    case 'up': {
+      const info = await labUp({
+        name,
+        stateDir,
+        subnet: values.subnet,
+        registries: registries(values.registries),
+        inventoryFile: values.inventory,
+        onProgress: (msg) => console.log(`  ${msg}`),
+      });
+      const mb = Math.round((await labMemoryKiB(info)) / 1024);
+      console.log(`lab ${name} is up in ${seconds()} s: ${info.hosts.length} hosts, ${mb} MB of processes`);
+      printHosts(info);
+      console.log(`inventory ${info.inventoryFile}\nssh       npx zx scripts/lab.mts ssh bastion --name ${name}`);
+      return 0;
+    }
+    case 'down': {
+      const existed = (await labInfoFor({ name, stateDir })) !== null;
+      await labDown({ name, stateDir });
+      console.log(existed ? `lab ${name} is down (${seconds()} s)` : `lab ${name} was not up; removed any leftovers`);
+      return 0;
+    }
+    case 'status': {
+      const status = await labStatus({ name, stateDir });
+      if (!status) {
+        console.log(`lab ${name} is not up`);
+        return 1;
+      }
+      console.log(`lab ${name} (${status.info.stateDir})`);
+      printHosts(status.info, (i) => {
+        const h = status.hosts[i]!;
+        return !h.running ? 'DOWN' : h.sshBanner ? `sshd ok: ${h.sshBanner}` : 'sshd NOT answering';
+      });
+      return status.hosts.every((h) => h.running && h.sshBanner) ? 0 : 1;
+    }
+    case 'ssh': {
+      if (!host) throw new UserError('ssh needs a host: lab.mts ssh HOST [CMD...]');
+      return ssh(await requireLab(name, stateDir), host, remote);
+    }
+    default:
+      throw new UserError(`unknown command "${command}": expected up, down, status or ssh`);
+  }
+});
