@@ -32,7 +32,7 @@ export async function describeMachine(repo: string): Promise<Machine> {
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
-    ansible: firstLine(ansible.stdout).replace(/^ansible /, 'ansible-'),
+    ansible: `ansible-core ${/\[core ([^\]]+)\]/.exec(ansible.stdout)?.[1] ?? '?'}`,
     python,
     openssh: firstLine(ssh.stderr),
     gitSha: sha.stdout.trim() + (dirty.stdout.trim() ? ' (+ uncommitted changes)' : ''),

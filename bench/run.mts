@@ -1,0 +1,173 @@
+/**
+ * `npm run bench [-- --quick]`: harbormaster against Ansible (and OpenSSH scp, ansible-vault) on
+ * the same lab hosts. Prints a table of every figure with the ratio harbormaster/Ansible and writes
+ * bench/RESULTS.md (not with --quick). Needs root (the lab), ansible-core and OpenSSH.
+ *
+ *   --quick            1 host, 1 sample, a 64 MiB upload; prints only (a smoke run)
+ *   --sizes 1,5,20     host counts compared with Ansible
+ *   --scale 50         extra host counts run with harbormaster alone
+ *   --samples 3        samples per figure below 20 hosts (one at 20 and above)
+ *   --upload-mib 512   size of the upload
+ *   --only LIST        any of converge,scale,upload,vault
+ *   --keep-lab         leave the last lab up
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { runMain } from '../lib/cli.ts';
+import { UserError } from '../lib/errors.ts';
+import { harbormasterTool } from './lib/harbormaster.ts';
+import { downLab, freshLab, labCost, wipe, type BenchLab } from './lib/lab.ts';
+import { describeMachine } from './lib/machine.ts';
+import { BENCH_DIR, REPO_DIR } from './lib/paths.ts';
+import { comparisonTable, machineLines, scaleTable, type ConvergeRow, type Results, type ScaleRow } from './lib/report.ts';
+import { checkRecap, type RoundTrips } from './lib/tool.ts';
+import { ansibleTool, type Tool } from './lib/tools.ts';
+import { benchUpload } from './lib/upload.ts';
+import { benchVault } from './lib/vault.ts';
+
+const started = performance.now();
+function progress(message: string): void {
+  const s = Math.round((performance.now() - started) / 1000);
+  process.stderr.write(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${message}\n`);
+}
+
+const list = (s: string) => s.split(',').filter(Boolean).map(Number);
+
+function options() {
+  // under zx, argv also holds the script path: positionals are allowed and ignored
+  const { values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      sizes: { type: 'string', default: '1,5,20' },
+      scale: { type: 'string', default: '50' },
+      samples: { type: 'string', default: '3' },
+      'upload-mib': { type: 'string', default: '512' },
+      only: { type: 'string', default: 'converge,scale,upload,vault' },
+      'keep-lab': { type: 'boolean', default: false },
+    },
+  });
+  const quick = values.quick!;
+  const o = {
+    quick,
+    sizes: quick ? [1] : list(values.sizes!),
+    scale: quick ? [] : list(values.scale!),
+    samples: quick ? 1 : Number(values.samples),
+    uploadMiB: quick ? 64 : Number(values['upload-mib']),
+    only: new Set(values.only!.split(',')),
+    keepLab: values['keep-lab']!,
+  };
+  if ([...o.sizes, ...o.scale, o.samples, o.uploadMiB].some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new UserError('--sizes, --scale, --samples and --upload-mib take positive whole numbers');
+  }
+  return o;
+}
+
+/** Samples at a host count: medians of `samples` below 20 hosts, one run at 20 and above (Ansible needs minutes there). */
+const samplesAt = (hosts: number, samples: number) => (hosts >= 20 ? 1 : samples);
+
+/** First converge on fresh trees, then the no-op rerun, for one tool; both are checked, not just timed. */
+async function convergeOnce(tool: Tool, lab: BenchLab) {
+  await wipe(lab, tool.root);
+  const first = await tool.run(lab);
+  checkRecap(tool.name, 'first converge', first, lab.hosts.length, tool.firstChanged);
+  const rerun = await tool.run(lab);
+  checkRecap(tool.name, 'no-op rerun', rerun, lab.hosts.length, 0);
+  await tool.endSample();
+  progress(`  ${tool.name}: first converge ${first.seconds.toFixed(2)} s, rerun ${rerun.seconds.toFixed(2)} s`);
+  return { first: first.seconds, rerun: rerun.seconds, roundTrips: rerun.roundTrips };
+}
+
+const mean = (xs: RoundTrips[]): RoundTrips => ({
+  exec: Math.round(xs.reduce((n, x) => n + x.exec, 0) / xs.length),
+  sftp: Math.round(xs.reduce((n, x) => n + x.sftp, 0) / xs.length),
+});
+
+async function main(): Promise<void> {
+  const o = options();
+  const work = path.join(tmpdir(), 'harbormaster-bench');
+  await mkdir(work, { recursive: true, mode: 0o700 });
+  const results: Results = { machine: await describeMachine(REPO_DIR), quick: o.quick, converge: [], scale: [], roundTrips: [], notes: [] };
+  const hm = harbormasterTool(work);
+  const ansible = ansibleTool(work);
+  progress(`harbormaster ${results.machine.gitSha}, ${results.machine.ansible}, ${results.machine.cores} cores`);
+
+  if (o.only.has('vault')) results.vault = await benchVault(work, o.samples, progress);
+
+  const compareAt = o.only.has('converge') ? o.sizes : [];
+  const scaleAt = o.only.has('scale') ? [...new Set([...compareAt, ...o.scale])].sort((a, b) => a - b) : [];
+  const labSizes = [...new Set([...compareAt, ...scaleAt, ...(o.only.has('upload') ? [1] : [])])].sort((a, b) => a - b);
+  try {
+    for (const n of labSizes) {
+      progress(`lab with ${n} bench host${n > 1 ? 's' : ''}`);
+      const lab = await freshLab(work, n, progress);
+      progress(`lab up in ${lab.upSeconds.toFixed(1)} s`);
+      const samples = samplesAt(n, o.samples);
+      const scale: ScaleRow | undefined = scaleAt.includes(n)
+        ? { hosts: n, first: [], rerun: [], labUpSeconds: lab.upSeconds, labPssMiB: 0, labUpperMiB: 0 }
+        : undefined;
+      if (compareAt.includes(n)) {
+        const row: ConvergeRow = { hosts: n, first: { hm: [], other: [] }, rerun: { hm: [], other: [] } };
+        for (let s = 0; s < samples; s++) {
+          progress(`${n} host(s), sample ${s + 1}/${samples}`);
+          // alternate which tool goes first, so neither always meets the colder machine
+          for (const tool of s % 2 ? [hm, ansible] : [ansible, hm]) {
+            const r = await convergeOnce(tool, lab);
+            const pair = tool === hm ? 'hm' : 'other';
+            row.first[pair].push(r.first);
+            row.rerun[pair].push(r.rerun);
+          }
+        }
+        results.converge.push(row);
+        scale?.first.push(...row.first.hm);
+        scale?.rerun.push(...row.rerun.hm);
+        progress(`${n} host(s): counting round trips of a no-op rerun`);
+        const [hmTrips, anTrips] = [await hm.countRerun(lab), await ansible.countRerun(lab)];
+        results.roundTrips.push({ hosts: n, hm: mean([...hmTrips.values()]), ansible: mean([...anTrips.values()]) });
+      } else if (scale) {
+        for (let s = 0; s < samples; s++) {
+          const r = await convergeOnce(hm, lab);
+          scale.first.push(r.first);
+          scale.rerun.push(r.rerun);
+        }
+      }
+      if (scale) {
+        const cost = await labCost(lab);
+        Object.assign(scale, { labPssMiB: cost.pssMiB, labUpperMiB: cost.upperMiB });
+        results.scale.push(scale);
+        progress(`lab memory ${cost.pssMiB.toFixed(0)} MiB PSS (MemAvailable fell ${lab.memAvailableDropMiB.toFixed(0)} MiB), upper dirs ${cost.upperMiB.toFixed(1)} MiB`);
+      }
+      if (n === 1 && o.only.has('upload')) results.upload = await benchUpload(lab, work, o.uploadMiB, o.samples, progress);
+    }
+  } finally {
+    if (!o.keepLab) await downLab();
+  }
+
+  const report = renderResults(results);
+  process.stdout.write('\n' + report + '\n');
+  if (!o.quick) {
+    await writeFile(path.join(BENCH_DIR, 'RESULTS.md'), report + '\n');
+    progress('wrote bench/RESULTS.md');
+  }
+}
+
+function renderResults(r: Results): string {
+  return [
+    '# harbormaster vs Ansible — benchmark results',
+    '',
+    'Written by `npm run bench` (bench/run.mts); methods and fairness notes in bench/README.md.',
+    '',
+    ...machineLines(r.machine),
+    '',
+    '## Side by side',
+    '',
+    comparisonTable(r),
+    '',
+    ...(r.scale.length ? ['## harbormaster alone, growing the lab', '', scaleTable(r), ''] : []),
+    ...(r.notes.length ? ['## Notes', '', ...r.notes.map((n) => `- ${n}`), ''] : []),
+  ].join('\n');
+}
+
+await runMain('bench', main);
