@@ -1,27 +1,32 @@
 #!/usr/bin/env zx
 // The deployment's CA and registry certificate: make, renew, inspect, and trust them.
 import { existsSync } from 'node:fs';
-import { argv } from 'zx';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { runMain } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
 import { loadInventory } from '../lib/inventory/index.ts';
 import { selectHosts } from '../lib/inventory/limit.ts';
+import { sshTargetOf } from '../lib/inventory/target.ts';
 import type { Host } from '../lib/inventory/types.ts';
 import {
   certPath,
   chainsTo,
   DEFAULT_CERTS_DIR,
   DOCKER_CERTS_DIR,
+  dockerCaPath,
   ensurePki,
   readCert,
   readIfExists,
   summarize,
   trustCaLocally,
+  trustCaOnHost,
   wantedSans,
   type Ensured,
 } from '../lib/pki/index.ts';
-import { redact } from '../lib/secret.ts';
-import type { Secret } from '../lib/secret.ts';
+import { redact, type Secret } from '../lib/secret.ts';
+import { ConnectionPool } from '../lib/transport/pool.ts';
 import { DEFAULT_VAULT_FILE, resolveVaultPassword, VaultFile, vaultDecryptor } from '../lib/vault/index.ts';
 
 const USAGE = `usage: npx zx scripts/certs.mts ca|issue|show|trust [options]
@@ -38,34 +43,53 @@ options:
   --days N                   validity of what ca (default 1826) or issue (default and max 397) makes
   --renew-before DAYS        renew what expires within DAYS (default 30)
   --name NAME                registry public name when the inventory sets no registry_public_name
-  --docker-certs-dir DIR     base for trust --local (default ${DOCKER_CERTS_DIR})`;
+  --docker-certs-dir DIR     base for trust (default ${DOCKER_CERTS_DIR})`;
 
 const REGISTRY_GROUP = 'registry';
 
 const say = (line: string): void => void process.stdout.write(redact(line) + '\n');
 
-function text(name: string): string | undefined {
-  const v = argv[name];
-  if (v === undefined || v === false) return undefined;
-  if (v === true || Array.isArray(v)) throw new UserError(`--${name} needs one value`);
-  return String(v);
+const OPTIONS = {
+  inventory: { type: 'string', short: 'i', default: 'inventory/lab.yaml' },
+  vault: { type: 'string', default: DEFAULT_VAULT_FILE },
+  'vault-password-file': { type: 'string' },
+  'certs-dir': { type: 'string', default: DEFAULT_CERTS_DIR },
+  days: { type: 'string' },
+  'renew-before': { type: 'string' },
+  name: { type: 'string' },
+  local: { type: 'boolean' },
+  host: { type: 'string' },
+  'docker-certs-dir': { type: 'string', default: DOCKER_CERTS_DIR },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The script's own arguments (zx keeps its own path and the script's in argv). */
+function scriptArgs(): string[] {
+  const self = fileURLToPath(import.meta.url);
+  return process.argv.slice(process.argv.findIndex((a) => resolve(a) === self) + 1);
 }
 
-function days(name: string): number | undefined {
-  const v = text(name);
+function parse() {
+  try {
+    return parseArgs({ args: scriptArgs(), options: OPTIONS, allowPositionals: true });
+  } catch (err) {
+    throw new UserError(`${(err as Error).message}; see --help`);
+  }
+}
+let flags: ReturnType<typeof parse>['values'];
+
+function days(name: 'days' | 'renew-before'): number | undefined {
+  const v = flags[name];
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) throw new UserError(`--${name} must be a whole number of days, got "${v}"`);
   return Number(v);
 }
 
-const inventoryFile = (): string => text('i') ?? text('inventory') ?? 'inventory/lab.yaml';
-const certsDir = (): string => text('certs-dir') ?? DEFAULT_CERTS_DIR;
-
 /** Set once the vault is open, so inventory `!vault` values can be decrypted with the same password. */
 let vaultPassword: Secret | undefined;
 
 async function registryHosts(): Promise<Host[]> {
-  const file = inventoryFile();
+  const file = flags.inventory;
   if (!existsSync(file)) throw new UserError(`${file}: inventory not found: bring the lab up or pass -i FILE`);
   const inventory = await loadInventory(file, { decrypt: vaultPassword && vaultDecryptor(vaultPassword) });
   return selectHosts(inventory, REGISTRY_GROUP); // fails naming the pattern when the group is empty
@@ -73,30 +97,30 @@ async function registryHosts(): Promise<Host[]> {
 
 /** registry_public_name from the registry hosts, else --name; both given and different is an error. */
 function publicNameOf(hosts: Host[]): string {
-  const flag = text('name');
+  const flag = flags.name;
   const fromInventory = [...new Set(hosts.map((h) => h.vars.registry_public_name).filter((v) => v !== undefined).map(String))];
   if (fromInventory.length > 1) {
-    throw new UserError(`${inventoryFile()}: registry hosts disagree on registry_public_name (${fromInventory.join(', ')})`);
+    throw new UserError(`${flags.inventory}: registry hosts disagree on registry_public_name (${fromInventory.join(', ')})`);
   }
   const [name] = fromInventory;
   if (name && flag && flag !== name) {
-    throw new UserError(`${inventoryFile()} sets registry_public_name ${name} but --name says ${flag}: drop one`);
+    throw new UserError(`${flags.inventory} sets registry_public_name ${name} but --name says ${flag}: drop one`);
   }
   const chosen = name ?? flag;
-  if (!chosen) throw new UserError(`${inventoryFile()}: no registry_public_name for the registry hosts: set it or pass --name`);
+  if (!chosen) throw new UserError(`${flags.inventory}: no registry_public_name for the registry hosts: set it or pass --name`);
   return chosen;
 }
 
 /** The public name without needing an inventory when --name is given and no inventory exists. */
 async function publicName(): Promise<string> {
-  if (text('name') && !existsSync(inventoryFile())) return text('name')!;
+  if (flags.name && !existsSync(flags.inventory)) return flags.name;
   return publicNameOf(await registryHosts());
 }
 
 async function openVault(): Promise<VaultFile> {
-  const file = text('vault') ?? DEFAULT_VAULT_FILE;
+  const file = flags.vault;
   const creating = !existsSync(file);
-  vaultPassword = await resolveVaultPassword({ file: text('vault-password-file'), confirm: creating, required: true });
+  vaultPassword = await resolveVaultPassword({ file: flags['vault-password-file'], confirm: creating, required: true });
   return VaultFile.open(file, vaultPassword!, { create: true });
 }
 
@@ -109,7 +133,7 @@ async function converge(withServer: boolean): Promise<void> {
   const vault = await openVault();
   const hosts = withServer ? await registryHosts() : undefined;
   const name = hosts ? publicNameOf(hosts) : await publicName();
-  const dir = certsDir();
+  const dir = flags['certs-dir'];
   const result = await ensurePki({
     vault,
     certsDir: dir,
@@ -127,7 +151,7 @@ async function converge(withServer: boolean): Promise<void> {
 }
 
 async function show(): Promise<number> {
-  const dir = certsDir();
+  const dir = flags['certs-dir'];
   const now = new Date();
   const caPem = await readIfExists(certPath(dir, 'ca'));
   const ca = caPem ? readCert(caPem) : undefined;
@@ -162,27 +186,48 @@ async function show(): Promise<number> {
   return failures ? 1 : 0;
 }
 
-async function trust(): Promise<void> {
-  const caFile = certPath(certsDir(), 'ca');
+async function trust(): Promise<number> {
+  const caFile = certPath(flags['certs-dir'], 'ca');
   const caPem = await readIfExists(caFile);
   if (!caPem || !readCert(caPem)) throw new UserError(`${caFile}: no CA certificate: run npx zx scripts/certs.mts issue first`);
-  if (argv.local) {
-    const base = text('docker-certs-dir') ?? DOCKER_CERTS_DIR;
+  if (flags.local) {
+    const base = flags['docker-certs-dir'];
     const name = await publicName();
     const changed = await trustCaLocally(caPem, name, base);
-    say(`trust: ${changed ? 'installed' : 'already installed'} ${caFile} as ${base}/${name}/ca.crt`);
-    return;
+    say(`trust: ${changed ? 'installed' : 'already installed'} ${caFile} as ${dockerCaPath(name, base)}`);
+    return 0;
   }
-  if (text('host')) {
-    throw new UserError('trust --host is not built yet (it needs the engine transport); use trust --local on each client');
+  const pattern = flags.host;
+  if (!pattern) throw new UserError('trust needs --local or --host H');
+  const inventory = await loadInventory(flags.inventory);
+  const name = publicNameOf(selectHosts(inventory, REGISTRY_GROUP));
+  const base = flags['docker-certs-dir'];
+  const pool = new ConnectionPool({}, (warning) => process.stderr.write(redact(`warning: ${warning}`) + '\n'));
+  try {
+    const outcomes = await Promise.allSettled(
+      selectHosts(inventory, pattern).map(async (host) => {
+        try {
+          const changed = await trustCaOnHost(pool.get(sshTargetOf(inventory, host)), caPem, name, base);
+          say(`trust: ${host.name}: ${changed ? 'installed' : 'already installed'} ${dockerCaPath(name, base)}`);
+        } catch (err) {
+          const message = String((err as Error).message ?? err);
+          process.stderr.write(redact(`certs: ${message.startsWith(`${host.name}:`) ? message : `${host.name}: ${message}`}`) + '\n');
+          throw err;
+        }
+      }),
+    );
+    return outcomes.some((o) => o.status === 'rejected') ? 1 : 0;
+  } finally {
+    pool.close();
   }
-  throw new UserError('trust needs --local or --host H');
 }
 
 await runMain('certs', async () => {
-  const [command, ...extra] = argv._.map(String);
-  if (argv.help || argv.h) return void say(USAGE);
-  if (extra.length) throw new UserError(`unexpected argument ${extra[0]}\n${USAGE}`);
+  const parsed = parse();
+  flags = parsed.values;
+  const [command, ...extra] = parsed.positionals;
+  if (flags.help) return void say(USAGE);
+  if (extra.length) throw new UserError(`unexpected argument ${extra[0]}; see --help`);
   switch (command) {
     case 'ca':
       return converge(false);

@@ -5,4 +5,4 @@ export { chainsTo, daysLeft, readCert, summarize, validityProblem, type CertSumm
 export { CA_DAYS, CA_KEY_BITS, createCa, issueServerCert, MAX_SERVER_DAYS, SERVER_KEY_BITS, type KeyPair } from './issue.ts';
 export { formatSan, sanChanges, sansOf, wantedSans, type San } from './sans.ts';
 export { certPath, DEFAULT_CERTS_DIR, ensurePki, loadPki, type LoadedPki, type PkiResult, type PkiVault } from './store.ts';
-export { DOCKER_CERTS_DIR, dockerCaPath, trustCaLocally } from './trust.ts';
+export { DOCKER_CERTS_DIR, dockerCaPath, trustCaLocally, trustCaOnHost, type RemoteShell } from './trust.ts';

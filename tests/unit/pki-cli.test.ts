@@ -158,7 +158,7 @@ t.test('mistakes are one clear line and change nothing', async (t) => {
   t.equal(wrong.code, 1);
   t.match(wrong.stderr, /^certs: .*integrity check failed for .*secrets\.yaml \(wrong password or modified file\)\n$/);
   const cases: [string[], RegExp][] = [
-    [['issue', '--vault-password-file', passwordFile], /^certs: --vault-password-file needs one value\n$/],
+    [['issue', '--renew-befor', '5'], /^certs: Unknown option '--renew-befor'.*; see --help\n$/],
     [['issue', '--days', '398'], /^certs: server certificate validity must be a whole number of days from 1 to 397, got 398\n$/],
     [['issue', '--name', 'other.example.com'], /^certs: .*inventory\.yaml sets registry_public_name registry\.example\.com but --name says other\.example\.com: drop one\n$/],
     [['frobnicate'], /^certs: unknown command frobnicate: use ca, issue, show or trust \(--help\)\n$/],
