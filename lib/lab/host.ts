@@ -79,11 +79,11 @@ export async function describeBootFailure(host: PlannedHost): Promise<string> {
   return `${host.name}: sshd does not answer on ${host.address}:22; boot log: ${await bootLogTail(host)}`;
 }
 
-/** Runs `sh -c cmd` inside a running host: all its namespaces and its root, with a clean root environment. */
+/** Runs `bash -c cmd` inside a running host: all its namespaces and its root, with a clean root environment. */
 export async function execInHost(host: PlannedHost, cmd: string): Promise<ExecResult> {
   const pid = await livePid(host.pidFile, host.ns);
   if (!pid) throw new Error(`lab host ${host.name} is not running`);
-  return run('nsenter', ['-t', String(pid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', '/bin/sh', '-c', cmd], {
+  return run('nsenter', ['-t', String(pid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', '/bin/bash', '-c', cmd], {
     env: { PATH, HOME: '/root', USER: 'root', LANG: 'C.UTF-8' },
   });
 }

@@ -194,7 +194,7 @@ export async function labStatus(ref: LabRef): Promise<LabStatus | null> {
   return { info: labInfo(plan), hosts };
 }
 
-/** Runs `sh -c cmd` as root inside a lab host's namespaces and root filesystem (no SSH involved). */
+/** Runs `bash -c cmd` as root inside a lab host's namespaces and root filesystem (no SSH involved). */
 export async function labExec(info: LabInfo, host: string, cmd: string): Promise<ExecResult> {
   const plan = await loadPlan(info);
   const h = plan?.hosts.find((x) => x.name === host);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -38,14 +39,24 @@ export async function livePid(pidFile: string, ns: string): Promise<number | nul
   return link === `net:[${ino}]` ? pid : null;
 }
 
+/**
+ * Killed processes stay zombies until their parent reaps them: this process (Node reaps from its
+ * event loop) or the machine's init. Waits a little for that, so "down" leaves no trace in /proc.
+ */
+async function awaitReaped(pids: Set<number>, deadline: number): Promise<void> {
+  while ([...pids].some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) await sleep(20);
+}
+
 /** SIGKILLs every process in the given namespaces until none is left (a host's init takes its whole PID namespace with it). */
 export async function killNetnsProcesses(inodes: Set<number>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const killed = new Set<number>();
   for (;;) {
     const pids = [...(await pidsInNetns(inodes)).values()].flat();
-    if (pids.length === 0) return;
+    if (pids.length === 0) return awaitReaped(killed, Math.min(deadline, Date.now() + 3000));
     if (Date.now() > deadline) throw new Error(`processes ${pids.join(' ')} survived SIGKILL for ${timeoutMs} ms`);
     for (const pid of pids) {
+      killed.add(pid);
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
