@@ -56,7 +56,7 @@ async function draft(bits: number, now: Date, days: number, notAfterCap?: Date):
 
 function sign(cert: forge.pki.Certificate, signerKeyPem: Secret): string {
   cert.sign(forge.pki.privateKeyFromPem(signerKeyPem.reveal()), forge.md.sha256.create());
-  return forge.pki.certificateToPem(cert);
+  return forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n'); // forge writes CRLF
 }
 
 export interface CaOptions {

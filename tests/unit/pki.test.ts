@@ -39,6 +39,7 @@ t.test('the CA: critical CA:TRUE, keyCertSign+cRLSign, SKI, RSA 4096, SHA-256, f
   t.equal(x.issuer, x.subject, 'self-signed');
   t.ok(x.verify(x.publicKey), 'self-signature verifies');
   t.equal(ca.keyPem.toString(), '********', 'the key is a Secret');
+  t.notMatch(ca.certPem + ca.keyPem.reveal(), /\r/, 'PEM with LF line ends');
 });
 
 t.test('the server certificate: chain, SANs, usages, AKI = CA SKI, CN, serial, validity', async (t) => {
