@@ -20,6 +20,7 @@ import { UserError } from '../errors.ts';
 import { InventoryDraft } from './draft.ts';
 import type { DraftGroup } from './draft.ts';
 import { parseIniInventory } from './ini-inventory.ts';
+import { hostsUnder } from './order.ts';
 import type { Group, Host, Inventory, Vars } from './types.ts';
 import { readSource, readVarsDir } from './var-files.ts';
 import { parseYamlInventory } from './yaml-inventory.ts';
@@ -74,7 +75,7 @@ function combine(file: string, draft: InventoryDraft, groupFiles: Map<string, Va
   for (const g of draft.groups.values()) for (const h of g.hosts) direct.set(h, [...(direct.get(h) ?? []), g]);
 
   const hosts = new Map<string, Host>();
-  for (const name of hostOrder(draft)) {
+  for (const name of hostsUnder(draft.groups, 'all')) {
     const h = draft.hosts.get(name)!;
     const mine = withAncestors(draft, direct.get(name)!).sort(byPrecedence);
     const vars: Vars = Object.assign(
@@ -114,21 +115,4 @@ function withAncestors(draft: InventoryDraft, listing: DraftGroup[]): DraftGroup
   };
   listing.forEach(climb);
   return [...found.values()];
-}
-
-/** Inventory order, as Ansible's `all`: groups breadth-first from `all`, each group's hosts as listed. */
-function hostOrder(draft: InventoryDraft): string[] {
-  const seenGroups = new Set(['all']);
-  const queue = ['all'];
-  const order = new Set<string>();
-  for (let i = 0; i < queue.length; i++) {
-    const g = draft.groups.get(queue[i]!)!;
-    g.hosts.forEach((h) => order.add(h));
-    for (const kid of g.children) {
-      if (seenGroups.has(kid)) continue;
-      seenGroups.add(kid);
-      queue.push(kid);
-    }
-  }
-  return [...order];
 }

@@ -1,4 +1,5 @@
 import { UserError } from '../errors.ts';
+import { hostsUnder } from './order.ts';
 import type { Host, Inventory } from './types.ts';
 
 /**
@@ -12,6 +13,8 @@ export function selectHosts(inv: Inventory, pattern?: string): Host[] {
   const all = [...inv.hosts.values()];
   if (pattern === undefined || pattern.trim() === '' || pattern.trim() === 'all') return all;
   const terms = splitPattern(pattern);
+  const bare = terms.find((t) => t === '!' || t === '&');
+  if (bare) throw new UserError(`host pattern '${pattern}': '${bare}' names nothing`);
   const plain = terms.filter((t) => !t.startsWith('!') && !t.startsWith('&'));
   let chosen = new Set<Host>(plain.length ? [] : all);
   for (const t of plain) for (const h of matchTerm(inv, t, pattern)) chosen.add(h);
@@ -36,19 +39,14 @@ export function splitPattern(pattern: string): string[] {
 }
 
 function matchTerm(inv: Inventory, term: string, pattern: string): Host[] {
-  if (!term) throw new UserError(`host pattern '${pattern}' has an empty term`);
   if (inv.hosts.has(term)) return [inv.hosts.get(term)!];
   const { expr, pick } = splitSubscript(term);
   const test = matcher(expr, pattern);
   const groups = [...inv.groups.keys()].filter(test);
-  const inGroups = new Set(groups);
-  let hosts = [...inv.hosts.values()].filter((h) => h.groups.some((g) => inGroups.has(g)));
+  const names = new Set(groups.flatMap((g) => hostsUnder(inv.groups, g)));
   // Ansible looks at host names too when no group matched or the pattern is a wildcard or regex.
-  if (groups.length === 0 || /^~|[.?*[]/.test(expr)) {
-    const byName = new Set(hosts);
-    for (const h of inv.hosts.values()) if (test(h.name)) byName.add(h);
-    hosts = [...inv.hosts.values()].filter((h) => byName.has(h));
-  }
+  if (groups.length === 0 || /^~|[.?*[]/.test(expr)) for (const h of inv.hosts.keys()) if (test(h)) names.add(h);
+  const hosts = [...names].map((n) => inv.hosts.get(n)!);
   if (hosts.length === 0) throw new UserError(`host pattern '${pattern}': '${term}' matches no host or group in ${inv.file}`);
   if (!pick) return hosts;
   const at = (i: number) => (i < 0 ? hosts.length + i : i);

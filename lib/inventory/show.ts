@@ -29,7 +29,10 @@ export class InventoryView {
     };
     visit(this.inv.groups.get('all')!);
     const hostvars: Record<string, unknown> = {};
-    for (const name of this.#chosen) hostvars[name] = this.inv.hosts.get(name)!.vars;
+    for (const name of this.#chosen) {
+      const vars = this.inv.hosts.get(name)!.vars;
+      if (Object.keys(vars).length) hostvars[name] = vars; // ansible-inventory leaves out hosts without variables
+    }
     out._meta = { hostvars };
     return out;
   }

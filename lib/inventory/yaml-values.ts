@@ -8,6 +8,7 @@ export type Decrypt = (vaultText: string, where: string) => string;
 
 /** Vault text was found and no decrypt function was given: the caller may get a password and load again. */
 export class VaultPasswordNeeded extends UserError {
+  override name = 'VaultPasswordNeeded';
   constructor(where: string, what: string) {
     super(`${where}: ${what} is vault-encrypted; give a vault password (--vault-password-file or HARBORMASTER_VAULT_PASSWORD_FILE)`);
   }
