@@ -29,6 +29,8 @@ import type { Decrypt } from './yaml-values.ts';
 
 export type { Decrypt } from './yaml-values.ts';
 export { VaultPasswordNeeded } from './yaml-values.ts';
+export { selectHosts } from './limit.ts';
+export { sshTargetOf } from './target.ts';
 export type { Group, Host, Inventory, SshTarget, Vars } from './types.ts';
 
 export interface LoadOptions {

@@ -19,8 +19,8 @@ export interface TargetOptions {
  * (default: yes unless root), and in ansible_ssh_common_args / ansible_ssh_extra_args:
  * `-o ProxyCommand="ssh ... -W %h:%p [user@]bastion"`, `-o ProxyJump=` / `-J [user@]host[:port][,...]`
  * and `-o UserKnownHostsFile=`. A jump host that is in the inventory (by name or ansible_host) is
- * that host's own target, so its connection is shared; otherwise an ad-hoc target `user@host`
- * with this host's key and known_hosts.
+ * that host's own target (with its own jump settings), so its connection is shared; otherwise an
+ * ad-hoc target `user@host` with this host's key, known_hosts and (without user@) user.
  * known_hosts: opts.knownHostsFile, else UserKnownHostsFile (not /dev/null), else
  * `<inventory without extension>.known_hosts` if it exists, else ~/.ssh/known_hosts.
  */
@@ -52,7 +52,7 @@ function targetOf(inv: Inventory, host: Host, opts: TargetOptions, via: string[]
 /** One hop of a jump chain: the inventory host it names, or an ad-hoc target reached through `previous`. */
 function hopTarget(inv: Inventory, hop: JumpHop, from: SshTarget, previous: SshTarget | undefined, opts: TargetOptions, via: string[]): SshTarget {
   for (const h of inv.hosts.values()) {
-    if (h.name !== hop.host && h.vars.ansible_host !== hop.host) continue;
+    if (h.name !== hop.host && String(h.vars.ansible_host) !== hop.host) continue;
     const t = targetOf(inv, h, opts, via);
     if ((hop.user ?? t.user) === t.user && (hop.port ?? t.port) === t.port) return t;
   }

@@ -10,16 +10,7 @@ const EXTENSIONS = ['.yml', '.yaml', '.json'];
 
 /** A file's text, decrypted when the whole file is Ansible vault (`$ANSIBLE_VAULT;...`). */
 export async function readSource(file: string, decrypt: Decrypt | undefined): Promise<{ text: string; encrypted: boolean }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UserError(`${file}: no such file`);
-    if (code === 'EISDIR') throw new UserError(`${file}: is a directory; give the inventory file itself`);
-    if (code === 'EACCES') throw new UserError(`${file}: permission denied`);
-    throw err;
-  }
+  const text = await readFile(file, 'utf8').catch((err) => cannotRead(file, err));
   if (!text.startsWith('$ANSIBLE_VAULT;')) return { text, encrypted: false };
   if (!decrypt) throw new VaultPasswordNeeded(file, 'the file');
   return { text: decrypt(text, file), encrypted: true };
@@ -32,13 +23,8 @@ export async function readSource(file: string, decrypt: Decrypt | undefined): Pr
  */
 export async function readVarsDir(dir: string, names: Iterable<string>, decrypt: Decrypt | undefined): Promise<Map<string, Vars>> {
   const found = new Map<string, Vars>();
-  let entries: Set<string>;
-  try {
-    entries = new Set(await readdir(dir));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return found;
-    throw err;
-  }
+  const listing = await readdir(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? [] : cannotRead(dir, err)));
+  const entries = new Set(listing);
   for (const name of names) {
     const entry = [name, ...EXTENSIONS.map((e) => name + e)].find((candidate) => entries.has(candidate));
     if (!entry) continue;
@@ -53,7 +39,7 @@ export async function readVarsDir(dir: string, names: Iterable<string>, decrypt:
 
 async function filesIn(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const name of (await readdir(dir)).sort()) {
+  for (const name of (await readdir(dir).catch((err) => cannotRead(dir, err))).sort()) {
     if (name.startsWith('.') || name.endsWith('~')) continue;
     const path = join(dir, name);
     const ext = extname(name);
@@ -62,6 +48,13 @@ async function filesIn(dir: string): Promise<string[]> {
     } else if (!ext || EXTENSIONS.includes(ext)) out.push(path);
   }
   return out;
+}
+
+function cannotRead(path: string, err: NodeJS.ErrnoException): never {
+  if (err.code === 'ENOENT') throw new UserError(`${path}: no such file`);
+  if (err.code === 'EISDIR') throw new UserError(`${path}: is a directory; give the inventory file itself`);
+  if (err.code === 'EACCES') throw new UserError(`${path}: permission denied`);
+  throw err;
 }
 
 /** One variables file: a YAML (or JSON) mapping of names to values. */
