@@ -146,7 +146,8 @@ async function converge(withServer: boolean): Promise<void> {
   report('ca', certPath(dir, 'ca'), result.ca);
   if (result.server) report('server', certPath(dir, 'server'), result.server);
   if (result.ca.changed && result.ca.reason !== 'missing') {
-    say(`note: the CA changed; clients must trust the new one: npx zx scripts/certs.mts trust --local (or --host H)`);
+    if (!withServer) say('note: the CA changed: run `npx zx scripts/certs.mts issue` to reissue the server certificate');
+    say('note: the CA changed: clients must trust the new one: `npx zx scripts/certs.mts trust --local` (or --host H)');
   }
 }
 

@@ -4,6 +4,7 @@ import { UserError } from '../../lib/errors.ts';
 import type { Host } from '../../lib/inventory/types.ts';
 import {
   createCa,
+  dockerCaPath,
   ensureCa,
   ensureServerCert,
   issueServerCert,
@@ -171,4 +172,12 @@ t.test('validity limits are user errors', async (t) => {
     message: 'renew-before must be 0..29 days (less than the 30-day validity), got 30',
   });
   await t.rejects(ensureCa({ commonName: 'x', days: 0 }), { constructor: UserError, message: /^CA validity must be/ });
+});
+
+t.test('dockerCaPath takes a host name or host:port and nothing that escapes the base', async (t) => {
+  t.equal(dockerCaPath('registry.example.com'), '/etc/docker/certs.d/registry.example.com/ca.crt');
+  t.equal(dockerCaPath('registry.example.com:5000', '/tmp/d'), '/tmp/d/registry.example.com:5000/ca.crt');
+  for (const bad of ['../etc', 'a/b', 'reg..istry', '', 'x y']) {
+    t.throws(() => dockerCaPath(bad), { constructor: UserError, message: /is not a host name/ }, JSON.stringify(bad));
+  }
 });
