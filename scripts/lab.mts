@@ -37,7 +37,7 @@ function parse(args: string[]) {
     const { values, positionals: [command, host] } = parseArgs({ args: args.slice(0, cut), options: OPTIONS, allowPositionals: true });
     return { values, command, host, remote: args.slice(cut) };
   } catch (err) {
-    throw new UserError(`${(err as Error).message}; see --help`);
+    throw new UserError(`${(err as Error).message.split('. ')[0]}; see --help`);
   }
 }
 
@@ -79,7 +79,8 @@ await runMain('lab', async () => {
     return values.help ? 0 : 1;
   }
   const name = values.name;
-  const stateDir = values['state-dir'];
+  // Paths given on the command line are relative to the current directory.
+  const stateDir = values['state-dir'] && resolve(values['state-dir']);
   const started = Date.now();
   const seconds = () => ((Date.now() - started) / 1000).toFixed(1);
   switch (command) {
@@ -89,7 +90,7 @@ await runMain('lab', async () => {
         stateDir,
         subnet: values.subnet,
         registries: registries(values.registries),
-        inventoryFile: values.inventory,
+        inventoryFile: values.inventory && resolve(values.inventory),
         onProgress: (msg) => console.log(`  ${msg}`),
       });
       const mb = Math.round((await labMemoryKiB(info)) / 1024);

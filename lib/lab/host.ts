@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UserError } from '../errors.ts';
 import type { PlannedHost } from './plan.ts';
 import { livePid, netnsPath } from './procs.ts';
 import { run } from './run.ts';
@@ -11,14 +12,15 @@ const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
  * A host's init, run by bash as PID 1 of a fresh PID namespace inside the host's network
- * namespace and a new mount/UTS/IPC namespace. It records its PID as the controller sees it
- * (the machine's /proc is still mounted), assembles the host's root (overlay of the whole
- * machine, fresh /proc and /sys, the machine's /dev, private tmpfs /run /tmp /dev/shm) and
- * chroots into it. There it drops the machine's other SSH host keys, starts sshd through its
- * init script (no systemd: /run/systemd/system does not exist inside) and stays as PID 1,
- * reaping orphaned daemons. Mount propagation is `slave` rather than private so that when a
- * lab deletes a namespace, the nsfs mount under /run/netns goes away in every host's copy too
- * and does not pin that namespace.
+ * namespace and a new mount/UTS/IPC namespace. It assembles the host's root (overlay of the
+ * whole machine, fresh /proc and /sys, the machine's /dev, private tmpfs /run /tmp /dev/shm) and
+ * chroots into it. There it drops the machine's other SSH host keys, checks sshd's config (the
+ * init script reports success even when sshd refuses to start), starts sshd through its init
+ * script (no systemd: /run/systemd/system does not exist inside), and only then writes its
+ * PID as the controller sees it (read while the machine's /proc was still mounted) to the pid
+ * file held open on fd 3. It stays as PID 1, reaping orphaned daemons. Mount propagation is
+ * `slave` rather than private so that when a lab deletes a namespace, the nsfs mount under
+ * /run/netns goes away in every host's copy too and does not pin that namespace.
  */
 const BOOT = `set -euo pipefail
 read -r pid _ < /proc/self/stat
@@ -33,12 +35,16 @@ mount -t tmpfs -o mode=1777 tmpfs "$R/dev/shm"
 mkdir -m 1777 "$R/run/lock"
 hostname "$HM_HOST"
 echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start
-echo "$pid" > "$HM_PIDFILE.tmp" && mv "$HM_PIDFILE.tmp" "$HM_PIDFILE"
+exec 3> "$HM_PIDFILE"
 exec chroot "$R" /bin/bash -c '
   set -e
   find /etc/ssh -maxdepth 1 -name "ssh_host_*" ! -name "ssh_host_ed25519_key*" -delete
-  service ssh start
-  while :; do sleep infinity & wait $! || true; done'
+  mkdir -p -m 755 /run/sshd
+  /usr/sbin/sshd -t
+  service ssh start 3>&-
+  echo "$0" >&3
+  exec 3>&-
+  while :; do sleep infinity & wait $! || true; done' "$pid"
 `;
 
 /** The last lines of a host's boot log, for error messages. */
@@ -69,14 +75,15 @@ export async function bootHost(host: PlannedHost, timeoutMs = 30_000): Promise<n
     const pid = await livePid(host.pidFile, host.ns);
     if (pid) return pid;
     if (exited || Date.now() > deadline) {
-      throw new Error(`${host.name}: boot failed: ${exited ? '' : 'timed out; '}${await bootLogTail(host)}`);
+      throw new UserError(`${host.name}: boot failed${exited ? '' : ' (timed out)'}: ${await bootLogTail(host)}`);
     }
     await sleep(25);
   }
 }
 
-export async function describeBootFailure(host: PlannedHost): Promise<string> {
-  return `${host.name}: sshd does not answer on ${host.address}:22; boot log: ${await bootLogTail(host)}`;
+export async function silentSshdError(hosts: PlannedHost[]): Promise<UserError> {
+  const each = await Promise.all(hosts.map(async (h) => `${h.name}: sshd does not answer on ${h.address}:22 (boot log: ${await bootLogTail(h)})`));
+  return new UserError(each.join('; '));
 }
 
 /** Runs `bash -c cmd` inside a running host: all its namespaces and its root, with a clean root environment. */

@@ -4,14 +4,15 @@ import { resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeClientFiles } from './clients.ts';
 import { assertRoot, ensurePackages } from './deps.ts';
-import { bootHost, describeBootFailure, execInHost } from './host.ts';
+import { bootHost, execInHost, silentSshdError } from './host.ts';
 import { prepareUpper } from './hostfs.ts';
 import {
   assertSubnetFree,
   createHostNets,
   ensureSharedNet,
+  linkExists,
   listNamespaces,
-  removeHostNet,
+  removeHostNets,
   removeSharedNet,
   subnetOfBridge,
 } from './net.ts';
@@ -48,17 +49,18 @@ async function ensureControllerKey(plan: LabPlan): Promise<string> {
   return readFile(`${plan.keyFile}.pub`, 'utf8');
 }
 
-/** Kills whatever runs in a host's namespace and removes its network; its files stay. */
-async function stopHost(plan: LabPlan, host: PlannedHost): Promise<void> {
-  const ino = await netnsInode(host.ns);
-  if (ino !== null) await killNetnsProcesses(new Set([ino]));
-  await removeHostNet(plan, host);
+/** Kills whatever runs in the hosts' namespaces and removes their network; their files stay. */
+async function stopHosts(plan: LabPlan, hosts: PlannedHost[]): Promise<void> {
+  const inodes = await Promise.all(hosts.map((h) => netnsInode(h.ns)));
+  const inits = await Promise.all(hosts.map((h) => livePid(h.pidFile, h.ns)));
+  await killNetnsProcesses(new Set(inodes.filter((i) => i !== null)), inits.filter((p) => p !== null));
+  await removeHostNets(plan, hosts);
 }
 
 /** (Re)creates hosts from scratch but for their upper dirs, so they keep their host keys. */
 async function rebuildHosts(plan: LabPlan, hosts: PlannedHost[], publicKey: string, progress: (m: string) => void): Promise<void> {
   if (hosts.length === 0) return;
-  await Promise.all(hosts.map((h) => stopHost(plan, h)));
+  await stopHosts(plan, hosts);
   await createHostNets(plan, hosts);
   await mapLimit(hosts, BOOT_CONCURRENCY, async (h) => {
     await prepareUpper(plan, h, publicKey);
@@ -86,12 +88,12 @@ async function ensureHosts(plan: LabPlan, publicKey: string, progress: (m: strin
   const bastionOk = alive[0] !== null && (await sshBanners(null, [bastion.address])).get(bastion.address);
   await rebuildHosts(plan, [...(bastionOk ? [] : [bastion]), ...dead], publicKey, progress);
   if (!(await sshBanners(null, [bastion.address], SSHD_WAIT_SECONDS)).get(bastion.address)) {
-    throw new Error(await describeBootFailure(bastion));
+    throw await silentSshdError([bastion]);
   }
   await rebuildHosts(plan, await silentRegistries(plan, running, 0), publicKey, progress);
   progress(`checking sshd on ${registries.length} registr${registries.length === 1 ? 'y' : 'ies'} through the bastion`);
   const silent = await silentRegistries(plan, registries, SSHD_WAIT_SECONDS);
-  if (silent.length > 0) throw new Error((await Promise.all(silent.map(describeBootFailure))).join('; '));
+  if (silent.length > 0) throw await silentSshdError(silent);
 }
 
 /**
@@ -119,6 +121,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabInfo> {
     stateDir,
     inventoryFile: opts.inventoryFile ?? recorded?.inventoryFile,
   });
+  if (!recorded) await assertNameFree(plan);
   await assertSubnetFree(plan);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   if (recorded) await dropOutgrown(planLab(recorded), plan);
@@ -130,13 +133,23 @@ export async function labUp(opts: LabUpOptions): Promise<LabInfo> {
   return labInfo(plan);
 }
 
+/** Namespaces and links are named after the lab: a lab of this name with another state dir would collide. */
+async function assertNameFree(plan: LabPlan): Promise<void> {
+  const pattern = labNamespacePattern(plan.name);
+  const taken = [...(await listNamespaces())].find((ns) => pattern.test(ns)) ?? ((await linkExists(null, plan.pubBridge)) && plan.pubBridge);
+  if (taken) {
+    throw new UserError(
+      `"${taken}" exists but ${plan.stateDir} records no lab ${plan.name}: another state dir or a leftover; run down --name ${plan.name} (with its --state-dir) or pick another --name`,
+    );
+  }
+}
+
 /** Removes what the recorded lab had and the new plan does not: extra registries, files at an old inventory path. */
 async function dropOutgrown(old: LabPlan, plan: LabPlan): Promise<void> {
   const names = new Set(plan.hosts.map((h) => h.name));
-  for (const h of old.hosts.filter((h) => !names.has(h.name))) {
-    await stopHost(old, h);
-    await rm(h.dir, { recursive: true, force: true });
-  }
+  const outgrown = old.hosts.filter((h) => !names.has(h.name));
+  await stopHosts(old, outgrown);
+  await Promise.all(outgrown.map((h) => rm(h.dir, { recursive: true, force: true })));
   if (old.inventoryFile !== plan.inventoryFile) {
     await Promise.all([rm(old.inventoryFile, { force: true }), rm(old.knownHostsFile, { force: true })]);
   }
@@ -163,9 +176,10 @@ export async function labDown(ref: LabRef): Promise<void> {
     stateDir,
     inventoryFile: recorded?.inventoryFile,
   });
-  const inodes = await Promise.all(namespaces.map(netnsInode));
-  await killNetnsProcesses(new Set(inodes.filter((i): i is number => i !== null)));
-  for (const h of plan.hosts) await removeHostNet(plan, h);
+  // The private bridge's namespace runs nothing of the lab's own, but a test may have entered it.
+  const priv = await netnsInode(plan.privNs);
+  if (priv !== null) await killNetnsProcesses(new Set([priv]), []);
+  await stopHosts(plan, plan.hosts);
   // Without a record or bridge the subnet is unknown: leave routes alone rather than guess.
   await removeSharedNet(plan, subnet !== null);
   if (recorded) {

@@ -76,11 +76,8 @@ export async function assertSubnetFree(plan: LabPlan): Promise<void> {
 
 /** Creates whatever is missing of the bridges and the route that all hosts share. */
 export async function ensureSharedNet(plan: LabPlan): Promise<void> {
-  const namespaces = await listNamespaces();
-  if (!namespaces.has(plan.privNs)) {
-    await ipBatch(null, [`netns add ${plan.privNs}`]);
-    await ipBatch(plan.privNs, ['link add br0 type bridge', 'link set br0 up']);
-  }
+  if (!(await listNamespaces()).has(plan.privNs)) await ipBatch(null, [`netns add ${plan.privNs}`]);
+  if (!(await linkExists(plan.privNs, 'br0'))) await ipBatch(plan.privNs, ['link add br0 type bridge', 'link set br0 up']);
   const root: string[] = [];
   if (!(await linkExists(null, plan.pubBridge))) {
     root.push(
@@ -115,17 +112,21 @@ export async function createHostNets(plan: LabPlan, hosts: PlannedHost[]): Promi
   });
 }
 
+async function linkNames(ns: string | null): Promise<Set<string>> {
+  const r = await run('ip', [...(ns ? ['-n', ns] : []), '-j', 'link', 'show']);
+  return new Set(r.code === 0 ? (JSON.parse(r.stdout) as Array<{ ifname: string }>).map((l) => l.ifname) : []);
+}
+
 /**
- * Removes a host's namespace and both veth pairs explicitly: a namespace still pinned by some
- * other process would otherwise keep its veths, and their peers, alive.
+ * Removes hosts' namespaces and their veth pairs. The veths go explicitly: a namespace still
+ * pinned by some other process would otherwise keep them, and their peers, alive.
  */
-export async function removeHostNet(plan: LabPlan, host: PlannedHost): Promise<void> {
+export async function removeHostNets(plan: LabPlan, hosts: PlannedHost[]): Promise<void> {
   const namespaces = await listNamespaces();
-  if (host.group === 'bastion' && (await linkExists(null, plan.pubVeth))) await ipBatch(null, [`link del ${plan.pubVeth}`]);
-  if (namespaces.has(plan.privNs) && (await linkExists(plan.privNs, host.privPort))) {
-    await ipBatch(plan.privNs, [`link del ${host.privPort}`]);
-  }
-  if (namespaces.has(host.ns)) await ipBatch(null, [`netns del ${host.ns}`]);
+  const privPorts = namespaces.has(plan.privNs) ? await linkNames(plan.privNs) : new Set<string>();
+  const root = hosts.some((h) => h.group === 'bastion') && (await linkNames(null)).has(plan.pubVeth) ? [`link del ${plan.pubVeth}`] : [];
+  await ipBatch(plan.privNs, hosts.filter((h) => privPorts.has(h.privPort)).map((h) => `link del ${h.privPort}`));
+  await ipBatch(null, [...root, ...hosts.filter((h) => namespaces.has(h.ns)).map((h) => `netns del ${h.ns}`)]);
 }
 
 /** Removes the shared pieces: the private bridge's namespace, the public bridge and, if asked, the route. */

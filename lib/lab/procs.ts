@@ -32,39 +32,54 @@ export async function pidsInNetns(inodes: Set<number>): Promise<Map<number, numb
 
 /** The pid recorded in a pid file if that process is alive inside namespace `ns`, else null. */
 export async function livePid(pidFile: string, ns: string): Promise<number | null> {
-  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  // The init writes "PID\n" in one write once sshd has started; an empty file means still booting.
+  const pid = Number(/^(\d+)\n$/.exec(await readFile(pidFile, 'utf8').catch(() => ''))?.[1]);
   const ino = await netnsInode(ns);
   if (!pid || ino === null) return null;
   const link = await readlink(`/proc/${pid}/ns/net`).catch(() => '');
   return link === `net:[${ino}]` ? pid : null;
 }
 
-/**
- * Killed processes stay zombies until their parent reaps them: this process (Node reaps from its
- * event loop) or the machine's init. Waits a little for that, so "down" leaves no trace in /proc.
- */
-async function awaitReaped(pids: Set<number>, deadline: number): Promise<void> {
-  while ([...pids].some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) await sleep(20);
+async function parentOf(pid: number): Promise<number | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat ? Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) : null;
 }
 
-/** SIGKILLs every process in the given namespaces until none is left (a host's init takes its whole PID namespace with it). */
-export async function killNetnsProcesses(inodes: Set<number>, timeoutMs = 10_000): Promise<void> {
+/** Waits until the given processes are gone from /proc: reaped, not just dead. */
+async function awaitGone(pids: number[], deadline: number): Promise<void> {
+  while (pids.some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) await sleep(10);
+}
+
+/**
+ * SIGKILLs every process in the given namespaces until none is left. Host inits go first: each
+ * takes its whole PID namespace with it and is reaped by its `unshare` parent, which then exits
+ * by itself (and is reaped by Node if this process started it); only stragglers that merely
+ * entered a namespace are killed after that. Killing `unshare` first would leave the init a
+ * zombie for the machine's init to reap, whenever it gets to it.
+ */
+export async function killNetnsProcesses(inodes: Set<number>, inits: number[], timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const killed = new Set<number>();
+  const kill = (pid: number) => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  const parents = await Promise.all(inits.map(parentOf));
+  const ourWrappers = (await Promise.all(parents.map(async (p) => (p && (await parentOf(p)) === process.pid ? p : null)))).filter(
+    (p): p is number => p !== null,
+  );
+  inits.forEach(kill);
+  await awaitGone(inits, Math.min(deadline, Date.now() + 2000));
   for (;;) {
     const pids = [...(await pidsInNetns(inodes)).values()].flat();
-    if (pids.length === 0) return awaitReaped(killed, Math.min(deadline, Date.now() + 3000));
+    if (pids.length === 0) break;
     if (Date.now() > deadline) throw new Error(`processes ${pids.join(' ')} survived SIGKILL for ${timeoutMs} ms`);
-    for (const pid of pids) {
-      killed.add(pid);
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    await sleep(50);
+    pids.forEach(kill);
+    await sleep(20);
   }
+  await awaitGone(ourWrappers, Math.min(deadline, Date.now() + 2000));
 }
 
 /** Proportional set size of the given processes in KiB: shared pages count once overall. */
