@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Document, YAMLMap } from 'yaml';
 import { HOST_KEY } from './hostfs.ts';
 import type { LabPlan } from './plan.ts';
-import { writeIfChanged } from './write.ts';
+import { writePublicFile } from '../pki/files.ts';
 
 /**
  * The files clients use to reach the lab: known_hosts with each host's real key (read from its
@@ -69,7 +69,7 @@ function inventory(plan: LabPlan): string {
 }
 
 export async function writeClientFiles(plan: LabPlan): Promise<void> {
-  await writeIfChanged(plan.knownHostsFile, await knownHosts(plan));
-  await writeIfChanged(plan.sshConfig, sshConfig(plan), 0o600);
-  await writeIfChanged(plan.inventoryFile, inventory(plan));
+  await writePublicFile(plan.knownHostsFile, await knownHosts(plan));
+  await writePublicFile(plan.sshConfig, sshConfig(plan), 0o600, 0o700);
+  await writePublicFile(plan.inventoryFile, inventory(plan));
 }

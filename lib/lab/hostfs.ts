@@ -4,7 +4,7 @@ import { join, relative, sep } from 'node:path';
 import { LAB_ROOT } from './plan.ts';
 import type { LabPlan, PlannedHost } from './plan.ts';
 import { mustRun } from './run.ts';
-import { writeIfChanged } from './write.ts';
+import { writePublicFile } from '../pki/files.ts';
 
 /**
  * Prepares a host's overlay upper dir from the controller before the host boots: what the host
@@ -59,8 +59,7 @@ async function prepareRootHome(upper: string, publicKey: string): Promise<void> 
     if (!existsSync(join(home, entry))) await copyFile(join('/etc/skel', entry), join(home, entry));
   }
   const ssh = join(home, '.ssh');
-  await mkdir(ssh, { recursive: true, mode: 0o700 });
-  await writeIfChanged(join(ssh, 'authorized_keys'), publicKey, 0o600);
+  await writePublicFile(join(ssh, 'authorized_keys'), publicKey, 0o600, 0o700);
 }
 
 export async function prepareUpper(plan: LabPlan, host: PlannedHost, publicKey: string): Promise<void> {
@@ -68,11 +67,11 @@ export async function prepareUpper(plan: LabPlan, host: PlannedHost, publicKey: 
   await maskDirs(host.upperDir, maskedDirs(plan));
   await prepareRootHome(host.upperDir, publicKey);
   const etcSsh = await mkdirLike(host.upperDir, '/etc/ssh/sshd_config.d');
-  await writeIfChanged(join(etcSsh, 'harbormaster-lab.conf'), SSHD_DROP_IN);
+  await writePublicFile(join(etcSsh, 'harbormaster-lab.conf'), SSHD_DROP_IN);
   const key = join(host.upperDir, HOST_KEY);
   if (!existsSync(key)) await mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${host.name}`, '-f', key]);
-  await writeIfChanged(join(host.upperDir, 'etc/hostname'), `${host.name}\n`);
-  await writeIfChanged(
+  await writePublicFile(join(host.upperDir, 'etc/hostname'), `${host.name}\n`);
+  await writePublicFile(
     join(host.upperDir, 'etc/hosts'),
     `127.0.0.1\tlocalhost\n127.0.1.1\t${host.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
   );

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import type { LabPlan, PlanParams } from './plan.ts';
-import { writeIfChanged } from './write.ts';
+import { writePublicFile } from '../pki/files.ts';
 
 const RECORD = 'lab.json';
 
@@ -19,7 +19,7 @@ export async function readRecord(stateDir: string): Promise<PlanParams | null> {
 
 export async function writeRecord(plan: LabPlan): Promise<void> {
   const { name, subnet, registries, inventoryFile } = plan;
-  await writeIfChanged(plan.stateFile, JSON.stringify({ name, subnet, registries, inventoryFile }, null, 2) + '\n', 0o600);
+  await writePublicFile(plan.stateFile, JSON.stringify({ name, subnet, registries, inventoryFile }, null, 2) + '\n', 0o600, 0o700);
 }
 
 /** A state dir that exists but was not made by the lab is never written to or removed. */
