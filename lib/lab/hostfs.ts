@@ -64,6 +64,10 @@ async function prepareRootHome(upper: string, publicKey: string): Promise<void> 
 
 export async function prepareUpper(plan: LabPlan, host: PlannedHost, publicKey: string): Promise<void> {
   for (const dir of [host.upperDir, host.workDir, host.rootDir]) await mkdir(dir, { recursive: true, mode: 0o700 });
+  // The upper dir's own mode and owner become those of the host's "/": the machine's.
+  const root = await lstat('/');
+  await chmod(host.upperDir, root.mode & 0o7777);
+  await chown(host.upperDir, root.uid, root.gid);
   await maskDirs(host.upperDir, maskedDirs(plan));
   await prepareRootHome(host.upperDir, publicKey);
   const etcSsh = await mkdirLike(host.upperDir, '/etc/ssh/sshd_config.d');

@@ -145,6 +145,7 @@ t.test('lab', async (t) => {
       t.notMatch(await exec(info, h.name, 'ps -eo comm'), /\bnode\b/, "the machine's processes are not visible");
       t.equal(await exec(info, h.name, 'cat /proc/sys/net/ipv4/ip_unprivileged_port_start'), '0');
       t.equal((await labExec(info, h.name, 'service ssh status')).code, 0, 'service works without systemd');
+      t.equal(await exec(info, h.name, 'su -s /bin/sh nobody -c "cat /etc/hostname"'), h.name, 'other users can use the filesystem');
       t.equal(await exec(info, h.name, 'ls /etc/ssh | grep -c "^ssh_host_.*_key$"'), '1', "machine's host keys are gone");
     }
   });
