@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runMain } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
+import { assertRoot } from '../lib/lab/deps.ts';
 import { labDown, labInfoFor, labMemoryKiB, labStatus, labUp } from '../lib/lab/index.ts';
 import type { LabInfo } from '../lib/lab/index.ts';
 
@@ -78,6 +79,7 @@ await runMain('lab', async () => {
     console.log(USAGE);
     return values.help ? 0 : 1;
   }
+  assertRoot();
   const name = values.name;
   // Paths given on the command line are relative to the current directory.
   const stateDir = values['state-dir'] && resolve(values['state-dir']);
