@@ -1,0 +1,146 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { UserError } from '../errors.ts';
+import { loadInventory, VaultPasswordNeeded } from '../inventory/index.ts';
+import type { Inventory } from '../inventory/types.ts';
+import type { HostKeyChecking } from '../transport/connection.ts';
+import { resolveVaultPassword, vaultDecryptor } from '../vault/index.ts';
+import { listSteps } from './list.ts';
+import { humanReporter, jsonReporter } from './report.ts';
+import { runRoles } from './runner.ts';
+import type { Role, RunOptions } from './types.ts';
+
+export const RUN_FLAGS_HELP = `  -i, --inventory FILE        inventory (Ansible YAML or INI)
+  -l, --limit PATTERN         only these hosts (Ansible host patterns)
+  -C, --check                 report what would change, change nothing
+  -D, --diff                  show unified diffs of changed files (sensitive ones redacted)
+  -t, --tags T1,T2            only steps with one of these tags (a role's name is a tag of its steps)
+      --skip-tags T1,T2       leave out steps with any of these tags
+  -f, --forks N               hosts worked on at once (default 10)
+      --list-steps            list the steps each role would run, and exit
+      --start-at STEP         start at the step with this name (* wildcards)
+      --json                  one JSON event per line instead of text
+      --host-key-checking M   strict (default) | accept-new (record unknown keys) | off (warns)
+      --known-hosts FILE      known_hosts to use for every host
+      --vault-password-file F vault password file (asked only if the inventory holds vault values)
+  -v, --verbose               show the output of changed steps
+  -h, --help                  this help`;
+
+const OPTIONS = {
+  inventory: { type: 'string', short: 'i' },
+  limit: { type: 'string', short: 'l' },
+  check: { type: 'boolean', short: 'C' },
+  diff: { type: 'boolean', short: 'D' },
+  tags: { type: 'string', short: 't' },
+  'skip-tags': { type: 'string' },
+  forks: { type: 'string', short: 'f' },
+  'list-steps': { type: 'boolean' },
+  'start-at': { type: 'string' },
+  json: { type: 'boolean' },
+  'host-key-checking': { type: 'string' },
+  'known-hosts': { type: 'string' },
+  'vault-password-file': { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface RunCommand {
+  inventory?: string;
+  /** Positional arguments (role names for role.mts). */
+  positionals: string[];
+  options: RunOptions;
+  listSteps: boolean;
+  json: boolean;
+  vaultPasswordFile?: string;
+  help: boolean;
+}
+
+const list = (v: string | undefined): string[] | undefined =>
+  v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+
+/** Parses the flags role.mts and site.mts share. Unknown flags are errors. */
+export function parseRunArgs(args: string[]): RunCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UserError(`${(err as Error).message.split('\n')[0]}; see --help`);
+  }
+  const v = parsed.values;
+  const forks = v.forks === undefined ? 10 : Number(v.forks);
+  if (!Number.isInteger(forks) || forks < 1) throw new UserError(`--forks "${v.forks}": give a whole number of at least 1`);
+  const hkc = (v['host-key-checking'] ?? 'strict') as HostKeyChecking;
+  if (!['strict', 'accept-new', 'off'].includes(hkc)) {
+    throw new UserError(`--host-key-checking "${hkc}": use strict, accept-new or off`);
+  }
+  return {
+    inventory: v.inventory,
+    positionals: parsed.positionals,
+    listSteps: Boolean(v['list-steps']),
+    json: Boolean(v.json),
+    vaultPasswordFile: v['vault-password-file'],
+    help: Boolean(v.help),
+    options: {
+      check: Boolean(v.check),
+      diff: Boolean(v.diff),
+      tags: list(v.tags),
+      skipTags: list(v['skip-tags']),
+      startAt: v['start-at'],
+      forks,
+      limit: v.limit,
+      hostKeyChecking: hkc,
+      knownHostsFile: v['known-hosts'] ? resolve(v['known-hosts']) : undefined,
+      verbose: Boolean(v.verbose),
+    },
+  };
+}
+
+/** Loads without a password first, so an inventory without vault values never asks for one. */
+export async function loadRunInventory(file: string, vaultPasswordFile?: string): Promise<Inventory> {
+  if (!existsSync(file)) throw new UserError(`inventory ${file} not found (give one with -i FILE)`);
+  if (vaultPasswordFile) {
+    const password = await resolveVaultPassword({ file: vaultPasswordFile });
+    return loadInventory(file, { decrypt: vaultDecryptor(password!) });
+  }
+  try {
+    return await loadInventory(file);
+  } catch (err) {
+    if (!(err instanceof VaultPasswordNeeded)) throw err;
+    const password = await resolveVaultPassword({ required: false });
+    if (!password) throw err;
+    return loadInventory(file, { decrypt: vaultDecryptor(password) });
+  }
+}
+
+/** roles/<name>/index.ts, whose default export is the Role. */
+export async function loadRole(name: string): Promise<Role> {
+  if (!/^[a-z0-9][a-z0-9_-]*$/i.test(name)) throw new UserError(`role name "${name}" is not valid`);
+  const file = resolve('roles', name, 'index.ts');
+  if (!existsSync(file)) throw new UserError(`role ${name}: ${file} not found`);
+  const mod = (await import(pathToFileURL(file).href)) as { default?: Role };
+  const role = mod.default;
+  if (!role || typeof role.steps !== 'function') throw new UserError(`role ${name}: ${file} must export default a role`);
+  return role;
+}
+
+/** Lists or runs roles as the flags say; returns the exit code. */
+export async function runCommand(cmd: RunCommand, inventoryFile: string, roles: Role[]): Promise<number> {
+  const inv = await loadRunInventory(inventoryFile, cmd.vaultPasswordFile);
+  if (cmd.listSteps) {
+    process.stdout.write(await listSteps(inv, roles, cmd.options));
+    return 0;
+  }
+  const sink = cmd.json
+    ? jsonReporter(process.stdout)
+    : humanReporter(process.stdout, process.stderr, { verbose: cmd.options.verbose });
+  const result = await runRoles(inv, roles, cmd.options, sink);
+  return result.exitCode;
+}
+
+/** A zx script's own arguments (zx keeps its own path and the script's in process.argv). */
+export function scriptArgs(scriptUrl: string): string[] {
+  const self = fileURLToPath(scriptUrl);
+  return process.argv.slice(process.argv.findIndex((a) => resolve(a) === self) + 1);
+}

@@ -1,0 +1,55 @@
+import { FactsCache } from '../facts/index.ts';
+import { sshTargetOf } from '../inventory/target.ts';
+import type { Inventory } from '../inventory/types.ts';
+import { redact } from '../secret.ts';
+import { ConnectionPool } from '../transport/pool.ts';
+import { limitedHosts, mapLimit, roleHosts } from './runner.ts';
+import { nameMatcher, startAt, tagSelected } from './select.ts';
+import type { Role, RunOptions } from './types.ts';
+
+/**
+ * --list-steps: the steps each role would run, after --tags/--skip-tags/--start-at. Steps
+ * depend on facts, so each host is asked for them (one exec); hosts with the same list share
+ * one listing. Returns the text.
+ */
+export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions): Promise<string> {
+  const limited = limitedHosts(inv, opts.limit);
+  const pool = new ConnectionPool({ hostKeyChecking: opts.hostKeyChecking });
+  const facts = new FactsCache();
+  const matcher = opts.startAt ? nameMatcher(opts.startAt) : undefined;
+  const started = new Map<string, boolean>();
+  const out: string[] = [];
+  try {
+    for (const role of roles) {
+      const listings = new Map<string, string[]>();
+      const hosts = roleHosts(inv, role, limited);
+      const lines = new Map<string, string>();
+      await mapLimit(hosts, opts.forks, async (host) => {
+        let text: string;
+        try {
+          const conn = pool.get(sshTargetOf(inv, host, opts.knownHostsFile ? { knownHostsFile: opts.knownHostsFile } : {}));
+          const ctx = { host, vars: { ...role.defaults, ...host.vars }, facts: await facts.get(host.name, conn), inventory: inv };
+          const tagged = role.steps(ctx).filter((s) => tagSelected(s.tags, role.name, opts));
+          const from = startAt(tagged, matcher, started.get(host.name) ?? !matcher);
+          started.set(host.name, from.started);
+          const handlers = role.handlers?.(ctx) ?? [];
+          text = [
+            ...from.steps.map((s, i) => `  ${String(i + 1).padStart(3)}. ${s.name}${s.tags.length ? `  [${s.tags.join(', ')}]` : ''}${s.notify.length ? `  -> ${s.notify.join(', ')}` : ''}`),
+            ...(handlers.length ? [`  handlers: ${handlers.map((h) => h.name).join(', ')}`] : []),
+          ].join('\n');
+        } catch (err) {
+          text = `  (cannot list: ${(err as Error).message})`;
+        }
+        lines.set(host.name, text);
+      });
+      for (const h of hosts) {
+        const text = lines.get(h.name)!;
+        listings.set(text, [...(listings.get(text) ?? []), h.name]);
+      }
+      for (const [text, names] of listings) out.push(`role ${role.name} [${names.join(', ')}]\n${text}\n`);
+    }
+  } finally {
+    pool.close();
+  }
+  return redact(out.join('\n'));
+}

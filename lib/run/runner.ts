@@ -1,0 +1,83 @@
+import { FactsCache } from '../facts/index.ts';
+import { selectHosts } from '../inventory/limit.ts';
+import { sshTargetOf } from '../inventory/target.ts';
+import type { Host, Inventory } from '../inventory/types.ts';
+import { UserError } from '../errors.ts';
+import { ConnectionPool } from '../transport/pool.ts';
+import { runRoleOnHost, type HostRun } from './host-role.ts';
+import { nameMatcher } from './select.ts';
+import type { EventSink, HostRecap, Role, RunOptions } from './types.ts';
+
+export interface RunResult {
+  hosts: Record<string, HostRecap>;
+  /** 0 all fine, 2 a host failed, 4 a host was unreachable (and none failed) — Ansible's codes. */
+  exitCode: number;
+}
+
+/** Runs fn over items with at most `limit` at a time. */
+export async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+}
+
+/** The hosts of a role's pattern that --limit keeps; a role matching no host is simply not run. */
+export function roleHosts(inv: Inventory, role: Role, limited: Set<string> | undefined): Host[] {
+  let hosts: Host[];
+  try {
+    hosts = selectHosts(inv, role.hosts);
+  } catch (err) {
+    if (err instanceof UserError && /matched no hosts/.test(err.message)) return [];
+    throw err;
+  }
+  return limited ? hosts.filter((h) => limited.has(h.name)) : hosts;
+}
+
+/** The --limit selection (an error when it matches nothing), or undefined for all hosts. */
+export function limitedHosts(inv: Inventory, limit: string | undefined): Set<string> | undefined {
+  return limit ? new Set(selectHosts(inv, limit).map((h) => h.name)) : undefined;
+}
+
+/**
+ * Runs roles in order; each role on its hosts in parallel (--forks). One SSH connection per
+ * host for the whole run; a host that fails or is unreachable takes no further part.
+ */
+export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, emit: EventSink): Promise<RunResult> {
+  const started = performance.now();
+  const limited = limitedHosts(inv, opts.limit);
+  const pool = new ConnectionPool({ hostKeyChecking: opts.hostKeyChecking }, (message) => emit({ type: 'warning', message }));
+  const facts = new FactsCache();
+  const runs = new Map<string, HostRun>();
+  const startMatcher = opts.startAt ? nameMatcher(opts.startAt) : undefined;
+  emit({ type: 'run', roles: roles.map((r) => r.name), check: opts.check });
+  try {
+    for (const role of roles) {
+      const hosts = roleHosts(inv, role, limited);
+      for (const h of hosts) {
+        if (runs.has(h.name)) continue;
+        const conn = pool.get(sshTargetOf(inv, h, opts.knownHostsFile ? { knownHostsFile: opts.knownHostsFile } : {}));
+        const tally: HostRecap = { ok: 0, changed: 0, unreachable: 0, failed: 0, skipped: 0, roundTrips: { exec: 0, sftp: 0 } };
+        runs.set(h.name, { host: h, conn, tally, status: 'ok', started: !startMatcher });
+      }
+      const live = hosts.map((h) => runs.get(h.name)!).filter((r) => r.status === 'ok');
+      if (live.length === 0) continue;
+      emit({ type: 'role', role: role.name, hosts: live.map((r) => r.host.name) });
+      await mapLimit(live, opts.forks, (run) => runRoleOnHost(role, run, { inventory: inv, facts, opts, startMatcher, emit }));
+    }
+    if (startMatcher && runs.size > 0 && [...runs.values()].every((r) => !r.started && r.status === 'ok')) {
+      throw new UserError(`--start-at "${opts.startAt}": no step of the selected roles has that name`);
+    }
+  } finally {
+    pool.close();
+  }
+  const hosts: Record<string, HostRecap> = {};
+  for (const [name, run] of runs) {
+    const { exec, sftp } = run.conn.stats;
+    hosts[name] = { ...run.tally, roundTrips: { exec, sftp } };
+  }
+  emit({ type: 'recap', hosts, wallMs: Math.round(performance.now() - started), check: opts.check });
+  const statuses = [...runs.values()].map((r) => r.status);
+  return { hosts, exitCode: statuses.includes('failed') ? 2 : statuses.includes('unreachable') ? 4 : 0 };
+}

@@ -1,0 +1,83 @@
+import type { Facts } from '../facts/index.ts';
+import type { Host, Inventory, Vars } from '../inventory/types.ts';
+import type { Step } from '../steps/types.ts';
+import type { HostKeyChecking } from '../transport/connection.ts';
+
+/** What a role's functions see of one host. */
+export interface RoleContext {
+  host: Host;
+  /** The role's defaults overridden by the inventory's vars for this host. */
+  vars: Vars;
+  facts: Facts;
+  inventory: Inventory;
+}
+
+/** A role: a host pattern and functions from a host's context to steps (data). */
+export interface Role {
+  name: string;
+  /** Host pattern (Ansible syntax) the role applies to, intersected with --limit. */
+  hosts: string;
+  defaults?: Vars;
+  steps(ctx: RoleContext): Step[];
+  /** Steps run once per host at the end of the role, when a changed step named them in `notify`. */
+  handlers?(ctx: RoleContext): Step[];
+}
+
+export interface RunOptions {
+  check: boolean;
+  diff: boolean;
+  tags?: string[];
+  skipTags?: string[];
+  startAt?: string;
+  forks: number;
+  limit?: string;
+  hostKeyChecking: HostKeyChecking;
+  /** Overrides the inventory's known_hosts files. */
+  knownHostsFile?: string;
+  verbose: boolean;
+}
+
+export type StepStatus = 'ok' | 'changed' | 'failed' | 'skipped';
+
+export interface RoundTrips {
+  exec: number;
+  sftp: number;
+}
+
+export type RunEvent =
+  | { type: 'run'; roles: string[]; check: boolean }
+  | { type: 'role'; role: string; hosts: string[] }
+  | { type: 'step-start'; role: string; host: string; step: string; handler: boolean }
+  | {
+      type: 'step';
+      role: string;
+      host: string;
+      step: string;
+      kind: string;
+      handler: boolean;
+      status: StepStatus;
+      /** What changed (or would, in check mode), or why it was skipped. */
+      summary?: string;
+      /** Unified diff (--diff), or a note that the content is sensitive. */
+      diff?: string;
+      /** Output of the change script: on failure, or with -v. */
+      output?: string;
+      error?: string;
+      ms: number;
+    }
+  | { type: 'unreachable'; role: string; host: string; error: string }
+  | { type: 'warning'; message: string }
+  | { type: 'recap'; hosts: Record<string, HostRecap>; wallMs: number; check: boolean };
+
+export interface HostRecap {
+  /** Steps that ran fine, changed ones included (as Ansible counts). */
+  ok: number;
+  changed: number;
+  unreachable: number;
+  failed: number;
+  skipped: number;
+  /** SSH round trips spent on this host: exec requests and SFTP operations. */
+  roundTrips: RoundTrips;
+}
+
+export type EventSink = (event: RunEvent) => void;

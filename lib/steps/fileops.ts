@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto';
+import { StepError } from './base.ts';
+import { q, remoteBase, remoteDir } from '../transport/shell.ts';
+import type { Action } from './types.ts';
+
+/** Mode, owner and group a file step asks for; unset ones are left as they are. */
+export interface FileAttrs {
+  /** `0644`, `644` or 0o644 */
+  mode?: string | number;
+  owner?: string | number;
+  group?: string | number;
+}
+
+export interface FileState {
+  type: 'absent' | 'file' | 'directory' | 'link' | 'other';
+  mode?: string;
+  uid?: string;
+  user?: string;
+  gid?: string;
+  group?: string;
+  size?: number;
+  sha256?: string;
+  /** Current content, when the probe fetched it. */
+  content?: Buffer;
+}
+
+/** Files up to this size are fetched for --diff and line edits; larger ones are only hashed. */
+export const FETCH_LIMIT = 1024 * 1024;
+
+/** `644` for `0644`, `"0644"`, 0o644 — as `stat -c %a` prints it. */
+export function normalizeMode(mode: string | number): string {
+  const text = typeof mode === 'number' ? mode.toString(8) : mode.trim();
+  if (!/^[0-7]{1,4}$/.test(text)) throw new Error(`mode "${mode}" is not an octal mode like 0644`);
+  return text.replace(/^0+(?=.)/, '');
+}
+
+export interface ProbeFileOptions {
+  /** Print sha256 when the file has this size (a different size already means different content). */
+  hashIfSize?: number;
+  /** Always print the sha256 of a regular file. */
+  hash?: boolean;
+  /** Print the content (base64) of a regular file up to FETCH_LIMIT, unless its sha256 is this one. */
+  fetchUnless?: string;
+  /** Print the content (base64) of a regular file up to FETCH_LIMIT. */
+  fetch?: boolean;
+}
+
+/** sh snippet printing `type=`, `stat=`, and optionally `sha256=` and `content=` for one path. */
+export function probeFile(path: string, opts: ProbeFileOptions = {}): string {
+  const lines = [
+    `p=${q(path)}`,
+    'if [ -L "$p" ]; then echo type=link; elif [ -d "$p" ]; then echo type=directory; ' +
+      'elif [ -f "$p" ]; then echo type=file; elif [ -e "$p" ]; then echo type=other; else echo type=absent; exit 0; fi',
+    `s=$(stat -c '%a %u %U %g %G %s' -- "$p") || exit 1`,
+    'echo "stat=$s"',
+    '[ -f "$p" ] && [ ! -L "$p" ] || exit 0',
+  ];
+  const hashLine = 'h=$(sha256sum < "$p" | cut -c1-64); echo "sha256=$h"';
+  if (opts.hash || opts.fetchUnless !== undefined) lines.push(hashLine);
+  else if (opts.hashIfSize !== undefined) lines.push(`case "$s" in *" ${opts.hashIfSize}") ${hashLine};; esac`);
+  const fetch = `[ "\${s##* }" -le ${FETCH_LIMIT} ] && { printf content=; base64 -w0 < "$p"; echo; }`;
+  if (opts.fetch) lines.push(fetch);
+  else if (opts.fetchUnless !== undefined) lines.push(`[ "$h" = ${opts.fetchUnless} ] || ${fetch}`);
+  lines.push('true');
+  return lines.join('\n');
+}
+
+/** `key=value` lines as printed by probes. */
+export function fields(output: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of output.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) out.set(line.slice(0, i), line.slice(i + 1));
+  }
+  return out;
+}
+
+export function parseFileState(output: string): FileState {
+  const f = fields(output);
+  const type = (f.get('type') ?? 'absent') as FileState['type'];
+  const state: FileState = { type };
+  const stat = f.get('stat')?.split(' ');
+  if (stat && stat.length === 6) {
+    [state.mode, state.uid, state.user, state.gid, state.group] = stat;
+    state.size = Number(stat[5]);
+  }
+  if (f.has('sha256')) state.sha256 = f.get('sha256')!;
+  if (f.has('content')) state.content = Buffer.from(f.get('content')!, 'base64');
+  return state;
+}
+
+const sameOwner = (want: string | number, name?: string, id?: string): boolean =>
+  String(want) === name || String(want) === id;
+
+/** Attribute differences, as `mode 644 -> 600`, `owner root -> www-data`. */
+export function attrChanges(state: FileState, want: FileAttrs): string[] {
+  const out: string[] = [];
+  if (want.mode !== undefined && normalizeMode(want.mode) !== state.mode) {
+    out.push(`mode ${state.mode} -> ${normalizeMode(want.mode)}`);
+  }
+  if (want.owner !== undefined && !sameOwner(want.owner, state.user, state.uid)) {
+    out.push(`owner ${state.user} -> ${want.owner}`);
+  }
+  if (want.group !== undefined && !sameOwner(want.group, state.group, state.gid)) {
+    out.push(`group ${state.group} -> ${want.group}`);
+  }
+  return out;
+}
+
+/** chmod/chown lines for the variable `var` (a path), only for the attributes asked for. */
+export function attrScript(target: string, want: FileAttrs): string[] {
+  const lines: string[] = [];
+  if (want.mode !== undefined) lines.push(`chmod ${normalizeMode(want.mode)} ${target}`);
+  if (want.owner !== undefined || want.group !== undefined) {
+    const spec = `${want.owner ?? ''}${want.group !== undefined ? `:${want.group}` : ''}`;
+    lines.push(`chown ${q(spec)} ${target}`);
+  }
+  return lines;
+}
+
+/**
+ * Where an SFTP upload lands before being renamed into place: beside the target (a fixed name, so
+ * an upload cut short is overwritten by the next one), or for become users, who cannot write
+ * there, a fresh name in /tmp.
+ */
+export function uploadPath(dest: string, become: boolean): string {
+  if (become) return `/tmp/.hm-upload-${randomBytes(8).toString('hex')}`;
+  return `${remoteDir(dest)}/.${remoteBase(dest)}.hm-upload`;
+}
+
+export type Content = { bytes: Buffer } | { localFile: string; size: number };
+
+/**
+ * The shape of every file replacement: `fill` puts the new content into "$t", a temp file in the
+ * target directory (mktemp there first when it needs one), `check` vets it, then it gets the
+ * existing file's (else 0644) or the asked mode/owner and is renamed over the target. Whatever
+ * stops the script midway (error, signal, lost connection) leaves the target as it was.
+ */
+export function replaceFileScript(dest: string, fill: string[], check: string[], attrs: FileAttrs, cleanup = '"$t"'): string {
+  return [
+    'set -e',
+    `f=${q(dest)}; d=${q(remoteDir(dest))}; b=${q(remoteBase(dest))}`,
+    '[ -d "$d" ] || { echo "directory $d does not exist" >&2; exit 1; }',
+    "trap 'exit 129' HUP INT TERM PIPE",
+    `trap 'rm -f ${cleanup}' EXIT`,
+    ...fill,
+    ...check,
+    'if [ -e "$f" ]; then chmod --reference="$f" "$t"; chown --reference="$f" "$t"; else chmod 644 "$t"; fi',
+    ...attrScript('"$t"', attrs),
+    'mv -f "$t" "$f"',
+    'trap - EXIT',
+  ].join('\n');
+}
+
+const NEW_TEMP = 't=$(mktemp "$d/.$b.hm-XXXXXX")';
+
+/**
+ * Writes a file atomically, its content from stdin or from an SFTP upload, checked complete
+ * (a cut connection gives a short file) before it replaces the target.
+ */
+export function writeFileAction(dest: string, content: Content, attrs: FileAttrs, become: boolean): Action {
+  const size = 'bytes' in content ? content.bytes.length : content.size;
+  const complete = `[ "$(stat -c %s "$t")" -eq ${size} ] || { echo "incomplete content (connection lost?)" >&2; exit 1; }`;
+  if ('bytes' in content) {
+    return { script: replaceFileScript(dest, [NEW_TEMP, 'cat > "$t"'], [complete], attrs), stdin: content.bytes };
+  }
+  const staging = uploadPath(dest, become);
+  const script = staging.startsWith(`${remoteDir(dest)}/`)
+    ? replaceFileScript(dest, ['t="$HM_UPLOAD"'], [complete], attrs)
+    : replaceFileScript(dest, [NEW_TEMP, 'cat "$HM_UPLOAD" > "$t"'], [complete], attrs, '"$t" "$HM_UPLOAD"');
+  return { script, upload: { local: content.localFile, remote: staging } };
+}
+
+/**
+ * Fetches a URL on the host (curl, else wget) and installs the file only if its sha256 matches.
+ * The URL may carry a token, so it arrives on stdin and reaches curl/wget through a pipe from
+ * the shell's builtin printf, never through argv.
+ */
+export function downloadAction(dest: string, url: string, sha256: string, attrs: FileAttrs): Action {
+  if (/["\\\s]/.test(url)) throw new StepError(`download: URL must not contain quotes, backslashes or spaces (percent-encode them)`);
+  const fetch = [
+    NEW_TEMP,
+    'IFS= read -r url',
+    'if command -v curl >/dev/null 2>&1; then printf \'url = "%s"\\n\' "$url" | curl -fsSL --retry 2 -o "$t" -K -',
+    'elif command -v wget >/dev/null 2>&1; then printf \'%s\\n\' "$url" | wget -q -O "$t" -i -',
+    'else echo "neither curl nor wget is installed" >&2; exit 1; fi',
+  ];
+  const check = [
+    'h=$(sha256sum < "$t" | cut -c1-64)',
+    `[ "$h" = ${sha256} ] || { echo "checksum mismatch: got $h, expected ${sha256}" >&2; exit 1; }`,
+  ];
+  return { script: replaceFileScript(dest, fetch, check, attrs), stdin: `${url}\n` };
+}

@@ -1,0 +1,98 @@
+import type { Facts } from '../facts/index.ts';
+import type { Host, Vars } from '../inventory/types.ts';
+
+/** What a step may know about the host it is planned for. */
+export interface StepEnv {
+  host: Host;
+  /** Role defaults < inventory vars; values from the vault are Secrets. */
+  vars: Vars;
+  facts: Facts;
+  role: string;
+  /** templates/<role>/ */
+  templateDir: string;
+  /** Commands run through sudo: uploads must go through /tmp. */
+  become: boolean;
+  /** --diff: probes also fetch current content of files that differ (not for sensitive steps). */
+  wantDiff: boolean;
+}
+
+/** A shell script run on the host to make a change, plus what it needs. */
+export interface Action {
+  script: string;
+  /** Bytes on the script's stdin: file content and secrets travel here, never in argv. */
+  stdin?: Buffer | string;
+  /**
+   * A local file sent first over SFTP (large files); the script finds it at $HM_UPLOAD.
+   * `remote` is where it lands: beside the destination, or in /tmp for become users.
+   */
+  upload?: { local: string; remote: string };
+  timeoutMs?: number;
+}
+
+/** A file's content before and after, for --diff. Sensitive content is never fetched nor kept. */
+export interface ContentDiff {
+  path: string;
+  /** The file exists on the host (before may still be null: not fetched, too large or binary). */
+  exists: boolean;
+  before: string | null;
+  after: string | null;
+  sensitive: boolean;
+}
+
+/** What differs between the host and the step's desired state, and how to fix it. */
+export interface Change {
+  /** Short human summary: `create`, `mode 0644 -> 0600`, `install nginx`, `run`, ... */
+  summary: string;
+  content?: ContentDiff;
+  action: Action;
+}
+
+export type StepKind =
+  | 'file'
+  | 'copy'
+  | 'template'
+  | 'line'
+  | 'pkg'
+  | 'service'
+  | 'command'
+  | 'download'
+  | 'unarchive';
+
+/** Options every step accepts. */
+export interface StepOptions {
+  name?: string;
+  tags?: string[];
+  /** Handler names to run at the end of the role when this step changed something. */
+  notify?: string[];
+  /** false skips the step; a string is a shell test run on the host (exit 0 = run the step). */
+  when?: boolean | string;
+  /** Never show content (diffs, logs). Templates holding a secret are sensitive automatically. */
+  sensitive?: boolean;
+  timeoutMs?: number;
+}
+
+/**
+ * A step is data: a shell probe of the host's current state (batched with other steps'
+ * probes into one exec), and a comparison of that state with the desired one that yields
+ * the change to apply, or null when the host already complies.
+ */
+export interface Step {
+  kind: StepKind;
+  name: string;
+  tags: string[];
+  notify: string[];
+  when: boolean | string;
+  sensitive: boolean;
+  /**
+   * Paths the probe looks at, and paths a change may write. After a change, later steps are
+   * probed again only when what it wrote overlaps what they read. undefined means anything
+   * (a command can change any state; an `unless` test can read any).
+   */
+  reads?: string[];
+  writes?: string[];
+  /** Limit for this step's change script (default: the transport's command timeout). */
+  timeoutMs?: number;
+  /** sh snippet printing the state `plan` reads; stdin is /dev/null, must not change anything. */
+  probe(env: StepEnv): string | Promise<string>;
+  plan(state: string, env: StepEnv): Promise<Change | null>;
+}
