@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   const work = path.join(tmpdir(), 'harbormaster-bench');
   await mkdir(work, { recursive: true, mode: 0o700 });
   const results: Results = { machine: await describeMachine(REPO_DIR), quick: o.quick, converge: [], scale: [], roundTrips: [], notes: [] };
-  const hm = harbormasterTool(work);
+  const hm = harbormasterTool();
   const ansible = ansibleTool(work);
   progress(`harbormaster ${results.machine.gitSha}, ${results.machine.ansible}, ${results.machine.cores} cores`);
 

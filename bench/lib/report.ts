@@ -57,9 +57,9 @@ const s = (x: number) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toF
 const n = (xs: number[]) => (xs.length > 1 ? ` (med of ${xs.length})` : '');
 
 /** ratio hm/other, and whether it meets `want` (a bound on the ratio) */
-function ratioCell(hm: number, other: number, want?: { max?: number; min?: number }): { ratio: string; target: string } {
+function ratioCell(hm: number, other: number, want?: { max?: number; min?: number }, better = 'faster'): { ratio: string; target: string } {
   const r = hm / other;
-  const speed = r < 1 ? ` (${(1 / r).toFixed(1)}× faster)` : '';
+  const speed = r < 1 ? ` (${(1 / r).toFixed(1)}× ${better})` : '';
   const ratio = `${r.toFixed(3)}${speed}`;
   if (!want) return { ratio, target: '' };
   const ok = (want.max === undefined || r <= want.max) && (want.min === undefined || r >= want.min);
@@ -86,7 +86,7 @@ function lines(r: Results): Line[] {
       figure: `round trips per host, no-op rerun (${t.hosts} host${t.hosts > 1 ? 's' : ''})`,
       hm: `${hm} (${t.hm.exec} exec + ${t.hm.sftp} sftp)`,
       other: `${an} (${t.ansible.exec} exec + ${t.ansible.sftp} sftp)`,
-      ...ratioCell(hm, an),
+      ...ratioCell(hm, an, undefined, 'fewer'),
     });
   }
   if (r.upload) {
