@@ -66,7 +66,7 @@ export function parseRunArgs(args: string[]): RunCommand {
   try {
     parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UserError(`${(err as Error).message.split('\n')[0]}; see --help`);
+    throw new UserError(`${(err as Error).message.split(/\.\s/)[0]}; see --help`);
   }
   const v = parsed.values;
   const forks = v.forks === undefined ? 10 : Number(v.forks);

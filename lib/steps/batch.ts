@@ -32,7 +32,8 @@ export function parseProbeOutput(stdout: string, token: string, count: number): 
   marks.forEach((m, k) => {
     if (m[1] === 'end') return;
     const next = marks[k + 1];
-    if (Number(m[1]) !== results.length || !next) throw new Error('probe output is garbled (delimiters out of order)');
+    if (Number(m[1]) !== results.length) throw new Error('probe output is garbled (delimiters out of order)');
+    if (!next) throw new Error(`probe output is incomplete (${results.length} of ${count} steps answered)`);
     results.push(
       m[2] === 'skip' ? { skip: true } : { skip: false, output: stdout.slice(m.index! + m[0].length, next.index) },
     );

@@ -24,7 +24,6 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 export function envFromStdin(env: Record<string, string | Secret>): { script: string; stdin: string } {
   const names = Object.keys(env);
-  for (const n of names) if (!ENV_NAME.test(n)) throw new StepError(`command env: "${n}" is not a variable name`);
   const script = names
     .map((n) => `IFS= read -r ${n}; ${n}=$(printf %s "$${n}" | base64 -d); export ${n}`)
     .join('\n');
@@ -42,6 +41,8 @@ export function command(opts: CommandOptions): Step {
   if (redact(opts.cmd) !== opts.cmd) {
     throw new StepError(`command "${redact(opts.cmd)}": holds a secret value; pass it with env instead`);
   }
+  const bad = Object.keys(opts.env ?? {}).find((n) => !ENV_NAME.test(n));
+  if (bad !== undefined) throw new StepError(`command env: "${bad}" is not a variable name`);
   const guards = [
     opts.creates !== undefined ? `[ -e ${q(opts.creates)} ] && echo creates=yes` : '',
     opts.unless !== undefined ? `( ${opts.unless}\n) >/dev/null 2>&1 && echo unless=yes` : '',

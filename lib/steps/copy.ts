@@ -6,6 +6,7 @@ import { isSecret, type Secret } from '../secret.ts';
 import { common, requireAbsolute, StepError } from './base.ts';
 import {
   attrChanges,
+  attrsOf,
   attrScript,
   FETCH_LIMIT,
   parseFileState,
@@ -63,7 +64,7 @@ function contentStep(
   desired: (env: StepEnv) => Promise<Desired>,
 ): Step {
   const dest = requireAbsolute(opts.dest, kind);
-  const attrs: FileAttrs = { mode: opts.mode, owner: opts.owner, group: opts.group };
+  const attrs = attrsOf(opts);
   let cached: Promise<Desired> | undefined;
   const want = (env: StepEnv): Promise<Desired> => (cached ??= desired(env));
   const base = common(kind, opts, defaultName);

@@ -1,5 +1,5 @@
 import { common, requireAbsolute, StepError } from './base.ts';
-import { attrChanges, attrScript, downloadAction, parseFileState, probeFile, type FileAttrs } from './fileops.ts';
+import { attrsOf, attrChanges, attrScript, downloadAction, parseFileState, probeFile, type FileAttrs } from './fileops.ts';
 import { q } from '../transport/shell.ts';
 import type { Step, StepOptions } from './types.ts';
 
@@ -16,7 +16,7 @@ export function download(opts: DownloadOptions): Step {
   const dest = requireAbsolute(opts.dest, 'download');
   const sum = opts.sha256.toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(sum)) throw new StepError(`download ${dest}: sha256 must be 64 hex digits`);
-  const attrs: FileAttrs = { mode: opts.mode, owner: opts.owner, group: opts.group };
+  const attrs = attrsOf(opts);
   return {
     ...common('download', opts, `download ${dest}`),
     reads: [dest],

@@ -1,6 +1,6 @@
 import { q } from '../transport/shell.ts';
 import { common, requireAbsolute, StepError } from './base.ts';
-import { attrChanges, attrScript, parseFileState, probeFile, writeFileAction, type FileAttrs } from './fileops.ts';
+import { attrsOf, attrChanges, attrScript, parseFileState, probeFile, writeFileAction, type FileAttrs } from './fileops.ts';
 import type { Step, StepOptions } from './types.ts';
 
 export interface FileOptions extends StepOptions, FileAttrs {
@@ -13,7 +13,7 @@ export interface FileOptions extends StepOptions, FileAttrs {
 export function file(opts: FileOptions): Step {
   const path = requireAbsolute(opts.path, 'file');
   const state = opts.state ?? 'file';
-  const attrs: FileAttrs = { mode: opts.mode, owner: opts.owner, group: opts.group };
+  const attrs = attrsOf(opts);
   const label = state === 'absent' ? 'absent' : state;
   return {
     ...common('file', opts, `${label} ${path}`),

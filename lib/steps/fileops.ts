@@ -5,10 +5,16 @@ import type { Action } from './types.ts';
 
 /** Mode, owner and group a file step asks for; unset ones are left as they are. */
 export interface FileAttrs {
-  /** `0644`, `644` or 0o644 */
-  mode?: string | number;
+  /** Octal, as a string: `'0644'` or `'644'` (a number would invite decimal 644 by mistake). */
+  mode?: string;
   owner?: string | number;
   group?: string | number;
+}
+
+/** The attributes asked for, checked now (a bad mode is a mistake in the role, not on the host). */
+export function attrsOf(opts: FileAttrs): FileAttrs {
+  if (opts.mode !== undefined) normalizeMode(opts.mode);
+  return { mode: opts.mode, owner: opts.owner, group: opts.group };
 }
 
 export interface FileState {
@@ -27,10 +33,10 @@ export interface FileState {
 /** Files up to this size are fetched for --diff and line edits; larger ones are only hashed. */
 export const FETCH_LIMIT = 1024 * 1024;
 
-/** `644` for `0644`, `"0644"`, 0o644 — as `stat -c %a` prints it. */
-export function normalizeMode(mode: string | number): string {
-  const text = typeof mode === 'number' ? mode.toString(8) : mode.trim();
-  if (!/^[0-7]{1,4}$/.test(text)) throw new Error(`mode "${mode}" is not an octal mode like 0644`);
+/** `644` for `'0644'` — as `stat -c %a` prints it. */
+export function normalizeMode(mode: string): string {
+  const text = String(mode).trim();
+  if (!/^[0-7]{1,4}$/.test(text)) throw new StepError(`mode "${mode}" is not an octal mode like '0644'`);
   return text.replace(/^0+(?=.)/, '');
 }
 

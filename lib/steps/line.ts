@@ -1,5 +1,5 @@
 import { common, requireAbsolute, StepError } from './base.ts';
-import { attrChanges, FETCH_LIMIT, parseFileState, probeFile, writeFileAction, type FileAttrs } from './fileops.ts';
+import { attrsOf, attrChanges, FETCH_LIMIT, parseFileState, probeFile, writeFileAction, type FileAttrs } from './fileops.ts';
 import type { Step, StepOptions } from './types.ts';
 
 export interface LineOptions extends StepOptions, FileAttrs {
@@ -61,7 +61,7 @@ export function editText(text: string, opts: LineOptions): string {
 /** Ensures a line is present or absent in a file, or replaces a regexp everywhere in it. */
 export function line(opts: LineOptions): Step {
   const path = requireAbsolute(opts.path, 'line');
-  const attrs: FileAttrs = { mode: opts.mode, owner: opts.owner, group: opts.group };
+  const attrs = attrsOf(opts);
   const what = opts.replace !== undefined ? `replace /${opts.regexp}/` : (opts.line ?? `/${opts.regexp}/`);
   const base = common('line', opts, `line ${path}: ${what}`);
   return {
