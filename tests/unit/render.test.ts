@@ -45,5 +45,5 @@ t.test('template step: vars, facts and host name reach the template; a secret ma
   t.match(String(change?.action.stdin), /# local\nlisten 9090\n/, 'step vars override host vars; inventory_hostname is the host');
   t.notMatch(change?.action.script, /hunter2/, 'content travels on stdin only');
   const missing = template({ src: 'missing.njk', dest: '/x/y' });
-  await t.rejects(missing.probe(localEnv({ templateDir: dir })), /missing\.njk:1: undefined variable "name"/);
+  await t.rejects(async () => missing.probe(localEnv({ templateDir: dir })), /missing\.njk:1: undefined variable "name"/);
 });
