@@ -70,9 +70,12 @@ await runMain('vault', async () => {
       return;
     }
     case 'set': {
+      // The password first: a wrong one fails before the user types the value.
+      const vault = await VaultFile.open(file, await password(!(await exists(file))), {
+        create: true,
+        vaultId: opts['vault-id'],
+      });
       const value = await readValue(`Value for ${key}: `);
-      const isNew = !(await exists(file));
-      const vault = await VaultFile.open(file, await password(isNew), { create: true, vaultId: opts['vault-id'] });
       vault.set(key, value);
       return done((await vault.save()) ? `set ${key} in ${file}` : `${key} in ${file} unchanged`);
     }

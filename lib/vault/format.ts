@@ -69,7 +69,7 @@ export function parseVaultText(text: string, origin: Origin): Sealed {
   }
 
   let headerIndex = 0;
-  while (headerIndex < lines.length && lines[headerIndex]!.trim() === '') headerIndex++;
+  while (headerIndex < lines.length - 1 && lines[headerIndex]!.trim() === '') headerIndex++;
   const header = (lines[headerIndex] ?? '').trim().split(';').map((p) => p.trim());
   if (header[0] !== VAULT_HEADER) {
     throw at(headerIndex, `not an Ansible vault (expected a ${VAULT_HEADER};1.1;AES256 header)`);
