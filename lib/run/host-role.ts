@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { FactsCache } from '../facts/index.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import { redact } from '../secret.ts';
-import { applyScript, newToken, parseApplyOutput, parseProbeOutput, probeScript, type ProbeResult } from '../steps/batch.ts';
+import { applyScript, newToken, parseApplyOutput, parseProbeOutput, probeScript, type ProbeEntry, type ProbeResult } from '../steps/batch.ts';
 import type { Action, Change, Step, StepEnv } from '../steps/types.ts';
 import type { HostConnection } from '../transport/connection.ts';
 import { ConnectionLostError, UnreachableError } from '../transport/errors.ts';
@@ -99,12 +99,16 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
     emit({ type: 'unreachable', role: role.name, host: host.name, error: redact(err.message) });
   }
 
+  function probeEntries(list: Step[]): Promise<ProbeEntry[]> {
+    return Promise.all(list.map(async (s) => ({ spec: await s.probe(env), when: typeof s.when === 'string' ? s.when : undefined })));
+  }
+
   /** One exec probing all the given steps. */
   async function probe(list: Step[]): Promise<{ results: ProbeResult[]; stderr: string }> {
     const token = newToken();
-    const entries = await Promise.all(list.map(async (s) => ({ probe: await s.probe(env), when: typeof s.when === 'string' ? s.when : undefined })));
+    const entries = await probeEntries(list);
     const r = await conn.exec(probeScript(entries, token));
-    return { results: parseProbeOutput(r.stdout, token, list.length), stderr: r.stderr };
+    return { results: parseProbeOutput(r.stdout, token, entries), stderr: r.stderr };
   }
 
   /** Runs a change; the steps in `next` are probed in the same exec. */
@@ -112,12 +116,12 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
     const token = newToken();
     if (action.upload) await conn.upload(action.upload.local, action.upload.remote);
     const script = action.upload ? `HM_UPLOAD=${q(action.upload.remote)}\n${action.script}` : action.script;
-    const entries = await Promise.all(next.map(async (s) => ({ probe: await s.probe(env), when: typeof s.when === 'string' ? s.when : undefined })));
+    const entries = await probeEntries(next);
     const r = await conn.exec(applyScript(script, entries, token), {
       stdin: action.stdin,
       timeoutMs: action.timeoutMs ?? step.timeoutMs,
     });
-    const out = parseApplyOutput(r.stdout, token, next.length);
+    const out = parseApplyOutput(r.stdout, token, entries);
     return { ...out, stderr: r.stderr };
   }
 
@@ -148,7 +152,7 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
         }
         let change: Change | null;
         try {
-          change = await step.plan(state.output, env);
+          change = await step.plan(state, env);
         } catch (err) {
           throw new Error([(err as Error).message, probeErr.trim()].filter(Boolean).join('; probe said: '));
         }

@@ -50,8 +50,8 @@ export function command(opts: CommandOptions): Step {
   return {
     ...common('command', opts, `command ${opts.cmd}`),
     ...(opts.unless === undefined ? { reads: opts.creates !== undefined ? [opts.creates] : [] } : {}),
-    probe: () => [...guards, 'true'].join('\n'),
-    async plan(output) {
+    probe: () => ({ shell: [...guards, 'return 0'].join('\n') }),
+    async plan({ output }) {
       const f = fields(output);
       if (f.get('creates') === 'yes' || f.get('unless') === 'yes') return null;
       const env = opts.env ? envFromStdin(opts.env) : undefined;

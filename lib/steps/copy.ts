@@ -8,14 +8,13 @@ import {
   attrChanges,
   attrsOf,
   attrScript,
-  FETCH_LIMIT,
-  parseFileState,
-  probeFile,
+  fileState,
   writeFileAction,
   type Content,
   type FileAttrs,
 } from './fileops.ts';
 import { q } from '../transport/shell.ts';
+import { FETCH_LIMIT } from './batch.ts';
 import type { Change, Step, StepEnv, StepKind, StepOptions } from './types.ts';
 
 /** Local files above this size travel over SFTP; smaller content rides on the exec's stdin. */
@@ -24,7 +23,6 @@ export const STDIN_LIMIT = 1024 * 1024;
 interface Desired {
   content: Content;
   sha256: string;
-  size: number;
   sensitive: boolean;
   /** The text for --diff (absent for large or binary content). */
   text?: string;
@@ -37,7 +35,7 @@ function textOf(bytes: Buffer): string | undefined {
 }
 
 function fromBytes(bytes: Buffer, sensitive: boolean): Desired {
-  return { content: { bytes }, sha256: sha256(bytes), size: bytes.length, sensitive, text: textOf(bytes) };
+  return { content: { bytes }, sha256: sha256(bytes), sensitive, text: textOf(bytes) };
 }
 
 async function fromLocalFile(path: string, sensitive: boolean): Promise<Desired> {
@@ -50,11 +48,11 @@ async function fromLocalFile(path: string, sensitive: boolean): Promise<Desired>
   if (size <= STDIN_LIMIT) return fromBytes(await readFile(path), sensitive);
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return { content: { localFile: path, size }, sha256: hash.digest('hex'), size, sensitive };
+  return { content: { localFile: path, size }, sha256: hash.digest('hex'), sensitive };
 }
 
 /**
- * A file whose content is decided locally (copy, template): probed by size then sha256, written
+ * A file whose content is decided locally (copy, template): probed by sha256, written
  * atomically with its attributes when content differs, or only re-moded when just those differ.
  */
 function contentStep(
@@ -75,11 +73,11 @@ function contentStep(
     async probe(env) {
       const d = await want(env);
       const showDiff = env.wantDiff && !d.sensitive && !base.sensitive && d.text !== undefined;
-      return probeFile(dest, showDiff ? { fetchUnless: d.sha256 } : { hashIfSize: d.size });
+      return { files: [{ path: dest, hash: true, fetch: showDiff }] };
     },
-    async plan(output, env): Promise<Change | null> {
+    async plan(state, env): Promise<Change | null> {
       const d = await want(env);
-      const current = parseFileState(output);
+      const current = fileState(state, dest);
       if (current.type === 'directory' || current.type === 'other') {
         throw new StepError(`${dest} is a ${current.type}, not a file`);
       }

@@ -1,5 +1,5 @@
 import { common, requireAbsolute, StepError } from './base.ts';
-import { attrsOf, attrChanges, attrScript, downloadAction, parseFileState, probeFile, type FileAttrs } from './fileops.ts';
+import { attrsOf, attrChanges, attrScript, downloadAction, fileState, type FileAttrs } from './fileops.ts';
 import { q } from '../transport/shell.ts';
 import type { Step, StepOptions } from './types.ts';
 
@@ -21,9 +21,9 @@ export function download(opts: DownloadOptions): Step {
     ...common('download', opts, `download ${dest}`),
     reads: [dest],
     writes: [dest],
-    probe: () => probeFile(dest, { hash: true }),
-    async plan(output) {
-      const current = parseFileState(output);
+    probe: () => ({ files: [{ path: dest, hash: true }] }),
+    async plan(state) {
+      const current = fileState(state, dest);
       if (current.type === 'directory' || current.type === 'other') throw new StepError(`${dest} is a ${current.type}, not a file`);
       const attrDiffs = current.type === 'file' ? attrChanges(current, attrs) : [];
       if (current.type === 'file' && current.sha256 === sum) {

@@ -1,6 +1,6 @@
 import { q } from '../transport/shell.ts';
 import { common, requireAbsolute, StepError } from './base.ts';
-import { attrsOf, attrChanges, attrScript, parseFileState, probeFile, writeFileAction, type FileAttrs } from './fileops.ts';
+import { attrsOf, attrChanges, attrScript, fileState, writeFileAction, type FileAttrs } from './fileops.ts';
 import type { Step, StepOptions } from './types.ts';
 
 export interface FileOptions extends StepOptions, FileAttrs {
@@ -19,9 +19,9 @@ export function file(opts: FileOptions): Step {
     ...common('file', opts, `${label} ${path}`),
     reads: [path],
     writes: [path],
-    probe: () => probeFile(path),
-    async plan(output, env) {
-      const current = parseFileState(output);
+    probe: () => ({ files: [{ path }] }),
+    async plan(probed, env) {
+      const current = fileState(probed, path);
       if (state === 'absent') {
         if (current.type === 'absent') return null;
         return { summary: `remove ${current.type}`, action: { script: `rm -rf -- ${q(path)}` } };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { StepError } from './base.ts';
 import { q, remoteBase, remoteDir } from '../transport/shell.ts';
-import type { Action } from './types.ts';
+import type { Action, FileState, ProbeState } from './types.ts';
 
 /** Mode, owner and group a file step asks for; unset ones are left as they are. */
 export interface FileAttrs {
@@ -17,58 +17,11 @@ export function attrsOf(opts: FileAttrs): FileAttrs {
   return { mode: opts.mode, owner: opts.owner, group: opts.group };
 }
 
-export interface FileState {
-  type: 'absent' | 'file' | 'directory' | 'link' | 'other';
-  mode?: string;
-  uid?: string;
-  user?: string;
-  gid?: string;
-  group?: string;
-  size?: number;
-  sha256?: string;
-  /** Current content, when the probe fetched it. */
-  content?: Buffer;
-}
-
-/** Files up to this size are fetched for --diff and line edits; larger ones are only hashed. */
-export const FETCH_LIMIT = 1024 * 1024;
-
 /** `644` for `'0644'` — as `stat -c %a` prints it. */
 export function normalizeMode(mode: string): string {
   const text = String(mode).trim();
   if (!/^[0-7]{1,4}$/.test(text)) throw new StepError(`mode "${mode}" is not an octal mode like '0644'`);
   return text.replace(/^0+(?=.)/, '');
-}
-
-export interface ProbeFileOptions {
-  /** Print sha256 when the file has this size (a different size already means different content). */
-  hashIfSize?: number;
-  /** Always print the sha256 of a regular file. */
-  hash?: boolean;
-  /** Print the content (base64) of a regular file up to FETCH_LIMIT, unless its sha256 is this one. */
-  fetchUnless?: string;
-  /** Print the content (base64) of a regular file up to FETCH_LIMIT. */
-  fetch?: boolean;
-}
-
-/** sh snippet printing `type=`, `stat=`, and optionally `sha256=` and `content=` for one path. */
-export function probeFile(path: string, opts: ProbeFileOptions = {}): string {
-  const lines = [
-    `p=${q(path)}`,
-    'if [ -L "$p" ]; then echo type=link; elif [ -d "$p" ]; then echo type=directory; ' +
-      'elif [ -f "$p" ]; then echo type=file; elif [ -e "$p" ]; then echo type=other; else echo type=absent; exit 0; fi',
-    `s=$(stat -c '%a %u %U %g %G %s' -- "$p") || exit 1`,
-    'echo "stat=$s"',
-    '[ -f "$p" ] && [ ! -L "$p" ] || exit 0',
-  ];
-  const hashLine = 'h=$(sha256sum < "$p" | cut -c1-64); echo "sha256=$h"';
-  if (opts.hash || opts.fetchUnless !== undefined) lines.push(hashLine);
-  else if (opts.hashIfSize !== undefined) lines.push(`case "$s" in *" ${opts.hashIfSize}") ${hashLine};; esac`);
-  const fetch = `[ "\${s##* }" -le ${FETCH_LIMIT} ] && { printf content=; base64 -w0 < "$p"; echo; }`;
-  if (opts.fetch) lines.push(fetch);
-  else if (opts.fetchUnless !== undefined) lines.push(`[ "$h" = ${opts.fetchUnless} ] || ${fetch}`);
-  lines.push('true');
-  return lines.join('\n');
 }
 
 /** `key=value` lines as printed by probes. */
@@ -81,18 +34,9 @@ export function fields(output: string): Map<string, string> {
   return out;
 }
 
-export function parseFileState(output: string): FileState {
-  const f = fields(output);
-  const type = (f.get('type') ?? 'absent') as FileState['type'];
-  const state: FileState = { type };
-  const stat = f.get('stat')?.split(' ');
-  if (stat && stat.length === 6) {
-    [state.mode, state.uid, state.user, state.gid, state.group] = stat;
-    state.size = Number(stat[5]);
-  }
-  if (f.has('sha256')) state.sha256 = f.get('sha256')!;
-  if (f.has('content')) state.content = Buffer.from(f.get('content')!, 'base64');
-  return state;
+/** A path's probed state (every path a step asks about is in the map). */
+export function fileState(state: ProbeState, path: string): FileState {
+  return state.files.get(path) ?? { type: 'absent' };
 }
 
 const sameOwner = (want: string | number, name?: string, id?: string): boolean =>

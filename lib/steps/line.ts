@@ -1,5 +1,6 @@
 import { common, requireAbsolute, StepError } from './base.ts';
-import { attrsOf, attrChanges, FETCH_LIMIT, parseFileState, probeFile, writeFileAction, type FileAttrs } from './fileops.ts';
+import { FETCH_LIMIT } from './batch.ts';
+import { attrsOf, attrChanges, fileState, writeFileAction, type FileAttrs } from './fileops.ts';
 import type { Step, StepOptions } from './types.ts';
 
 export interface LineOptions extends StepOptions, FileAttrs {
@@ -68,9 +69,9 @@ export function line(opts: LineOptions): Step {
     ...base,
     reads: [path],
     writes: [path],
-    probe: () => probeFile(path, { fetch: true }),
-    async plan(output, env) {
-      const current = parseFileState(output);
+    probe: () => ({ files: [{ path, fetch: true }] }),
+    async plan(state, env) {
+      const current = fileState(state, path);
       if (current.type === 'absent' && !opts.create) throw new StepError(`${path} does not exist (set create: true to create it)`);
       if (current.type !== 'absent' && current.type !== 'file') throw new StepError(`${path} is a ${current.type}, not a file`);
       if (current.type === 'file' && !current.content) {

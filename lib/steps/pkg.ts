@@ -40,11 +40,13 @@ export function pkg(opts: PkgOptions): Step {
     ...common('pkg', opts, `pkg ${names.join(' ')}${state === 'absent' ? ' absent' : ''}`),
     // The package database changes only through package managers, i.e. steps that may write anything.
     reads: [],
-    probe: (env) =>
-      manager(env) === 'apt'
-        ? `dpkg-query -W -f='\${Package}\\t\${Status}\\n' ${list} 2>/dev/null; true`
-        : `rpm -q --qf '%{NAME}\\n' ${list} 2>/dev/null; true`,
-    async plan(output, env) {
+    probe: (env) => ({
+      shell:
+        manager(env) === 'apt'
+          ? `dpkg-query -W -f='\${Package}\\t\${Status}\\n' ${list} 2>/dev/null\nreturn 0`
+          : `rpm -q --qf '%{NAME}\\n' ${list} 2>/dev/null\nreturn 0`,
+    }),
+    async plan({ output }, env) {
       const installed = installedPackages(output, names);
       const todo = names.filter((n) => (state === 'present' ? !installed.has(n) : installed.has(n)));
       if (todo.length === 0) return null;

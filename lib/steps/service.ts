@@ -56,9 +56,9 @@ export function service(opts: ServiceOptions): Step {
     writes: [],
     probe(env) {
       const c = commands(env, name);
-      return `if ${c.status}; then echo active=yes; else echo active=no; fi\nif ${c.enabled}; then echo enabled=yes; else echo enabled=no; fi`;
+      return { shell: `if ${c.status}; then echo active=yes; else echo active=no; fi\nif ${c.enabled}; then echo enabled=yes; else echo enabled=no; fi` };
     },
-    async plan(output, env) {
+    async plan({ output }, env) {
       const c = commands(env, name);
       const f = fields(output);
       const active = f.get('active') === 'yes';

@@ -16,6 +16,41 @@ export interface StepEnv {
   wantDiff: boolean;
 }
 
+/** A path a step wants probed: type, mode, owner, size always; sha256 and content on request. */
+export interface FileQuery {
+  path: string;
+  hash?: boolean;
+  /** Content of a regular file up to FETCH_LIMIT (for --diff and edits computed here). */
+  fetch?: boolean;
+}
+
+/** What a step wants to know about the host: files (probed together for all steps) and/or a shell snippet. */
+export interface ProbeSpec {
+  files?: FileQuery[];
+  /** sh snippet printing what `plan` reads: stdin is /dev/null, ends with `return` (never `exit`), changes nothing. */
+  shell?: string;
+}
+
+/** One path on the host as probed. */
+export interface FileState {
+  type: 'absent' | 'file' | 'directory' | 'link' | 'other';
+  mode?: string;
+  uid?: string;
+  user?: string;
+  gid?: string;
+  group?: string;
+  size?: number;
+  sha256?: string;
+  /** Current content, when asked for and not larger than FETCH_LIMIT. */
+  content?: Buffer;
+}
+
+/** What the probe found: the shell snippet's output and the state of the files asked about. */
+export interface ProbeState {
+  output: string;
+  files: Map<string, FileState>;
+}
+
 /** A shell script run on the host to make a change, plus what it needs. */
 export interface Action {
   script: string;
@@ -92,7 +127,6 @@ export interface Step {
   writes?: string[];
   /** Limit for this step's change script (default: the transport's command timeout). */
   timeoutMs?: number;
-  /** sh snippet printing the state `plan` reads; stdin is /dev/null, must not change anything. */
-  probe(env: StepEnv): string | Promise<string>;
-  plan(state: string, env: StepEnv): Promise<Change | null>;
+  probe(env: StepEnv): ProbeSpec | Promise<ProbeSpec>;
+  plan(state: ProbeState, env: StepEnv): Promise<Change | null>;
 }

@@ -1,6 +1,6 @@
 import { q, remoteBase } from '../transport/shell.ts';
 import { common, requireAbsolute } from './base.ts';
-import { fields } from './fileops.ts';
+import { fileState } from './fileops.ts';
 import type { Step, StepOptions } from './types.ts';
 
 export interface UnarchiveOptions extends StepOptions {
@@ -24,23 +24,26 @@ export function unarchive(opts: UnarchiveOptions): Step {
   const src = requireAbsolute(opts.src, 'unarchive');
   const dest = requireAbsolute(opts.dest, 'unarchive');
   const marker = markerPath(src, dest);
-  const sum = `sha256sum < ${q(src)} | cut -c1-64`;
+  
   return {
     ...common('unarchive', opts, `unarchive ${src} -> ${dest}`),
     reads: [src, dest, ...(opts.creates !== undefined ? [opts.creates] : [])],
     writes: [dest],
     probe: () =>
       opts.creates !== undefined
-        ? `[ -e ${q(opts.creates)} ] && echo done=yes; true`
-        : `[ -f ${q(src)} ] && echo "archive=$(${sum})"; [ -f ${q(marker)} ] && echo "marker=$(cat ${q(marker)})"; true`,
-    async plan(output) {
-      const f = fields(output);
-      if (f.get('done') === 'yes') return null;
-      if (f.has('archive') && f.get('archive') === f.get('marker')) return null;
+        ? { files: [{ path: opts.creates }] }
+        : { files: [{ path: src, hash: true }, { path: marker, fetch: true }] },
+    async plan(state) {
+      if (opts.creates !== undefined) {
+        if (fileState(state, opts.creates).type !== 'absent') return null;
+      } else {
+        const archive = fileState(state, src).sha256;
+        if (archive && archive === fileState(state, marker).content?.toString('latin1').slice(0, 64)) return null;
+      }
       const record =
         opts.creates !== undefined
           ? []
-          : [`${sum} > ${q(`${marker}.tmp`)}`, `mv -f ${q(`${marker}.tmp`)} ${q(marker)}`];
+          : [`sha256sum < ${q(src)} > ${q(`${marker}.tmp`)}`, `mv -f ${q(`${marker}.tmp`)} ${q(marker)}`];
       const script = [
         'set -e',
         `[ -f ${q(src)} ] || { echo ${q(`archive ${src} is not on the host`)} >&2; exit 1; }`,

@@ -242,13 +242,16 @@ export class HostConnection {
       keepaliveCountMax: 3,
     };
     if (preferred.length) config.algorithms = { serverHostKey: { remove: preferred, prepend: preferred } as never };
+    // Only the method we have: ssh2 would otherwise spend a round trip trying "none" first.
     if (t.keyFile) {
+      config.authHandler = ['publickey'];
       try {
         config.privateKey = await readFile(t.keyFile, 'utf8');
       } catch (err) {
         throw new UnreachableError(`${t.name}: cannot read private key ${t.keyFile}: ${describe(err)}`);
       }
     } else if (process.env.SSH_AUTH_SOCK) {
+      config.authHandler = ['agent'];
       config.agent = process.env.SSH_AUTH_SOCK;
     } else {
       throw new UnreachableError(

@@ -39,7 +39,7 @@ t.test('undefined variables name the template, line and expression', async (t) =
 t.test('template step: vars, facts and host name reach the template; a secret makes the diff hidden', async (t) => {
   const env = localEnv({ templateDir: dir, wantDiff: true, vars: { ...vars, db_password: new Secret('hunter2-hunter2') } });
   const step = template({ src: 'app.conf.njk', dest: '/nonexistent-dir/app.conf', vars: { port: 9090 } });
-  const change = await step.plan('type=absent\n', env);
+  const change = await step.plan({ output: '', files: new Map() }, env);
   t.equal(change?.summary, 'create');
   t.match(change?.content, { sensitive: true, before: null, after: null });
   t.match(String(change?.action.stdin), /# local\nlisten 9090\n/, 'step vars override host vars; inventory_hostname is the host');

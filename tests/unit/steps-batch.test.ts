@@ -1,50 +1,81 @@
 // The batched probe and apply scripts, run by this machine's /bin/sh; command, pkg and facts probes.
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { FACTS_SCRIPT, parseFacts } from '../../lib/facts/index.ts';
 import { Secret } from '../../lib/secret.ts';
-import { applyScript, newToken, parseApplyOutput, parseProbeOutput, probeScript } from '../../lib/steps/batch.ts';
+import { applyScript, FETCH_LIMIT, newToken, parseApplyOutput, parseProbeOutput, probeScript } from '../../lib/steps/batch.ts';
+import type { FileState } from '../../lib/steps/types.ts';
 import { command, pkg } from '../../lib/steps/index.ts';
 import { installedPackages } from '../../lib/steps/pkg.ts';
 import { applyLocally, localEnv, planLocally, sh } from '../fixtures/engine/local-shell.ts';
 
+const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+
 t.test('probe batch: outputs come back per step, exactly, with when guards and failing probes', async (t) => {
   const token = newToken();
-  const entries = [
-    { probe: "printf 'no newline'" },
-    { probe: 'echo one; echo two' },
-    { probe: 'echo hidden', when: 'false' },
-    { probe: 'echo guarded', when: 'true' },
-    { probe: 'exit 3' },
-    { probe: 'cat; echo after' }, // stdin is /dev/null: nothing to read
-    { probe: `echo '@@${'0'.repeat(18)} 9 run'` }, // a forged delimiter with the wrong token
+  const shells = [
+    { shell: "printf 'no newline'" },
+    { shell: 'echo one; echo two' },
+    { shell: 'echo hidden', when: 'false' },
+    { shell: 'echo guarded', when: 'true' },
+    { shell: 'return 3' },
+    { shell: 'cat; echo after' }, // stdin is /dev/null: nothing to read
+    { shell: `echo '@@${'0'.repeat(18)} 9 run'` }, // a forged delimiter with the wrong token
   ];
+  const entries = shells.map(({ shell, when }) => ({ spec: { shell }, when }));
   const r = await sh(probeScript(entries, token), 'stdin must not reach probes');
   t.equal(r.code, 0);
-  t.strictSame(parseProbeOutput(r.stdout, token, entries.length), [
-    { skip: false, output: 'no newline' },
-    { skip: false, output: 'one\ntwo\n' },
-    { skip: true },
-    { skip: false, output: 'guarded\n' },
-    { skip: false, output: '' },
-    { skip: false, output: 'after\n' },
-    { skip: false, output: `@@${'0'.repeat(18)} 9 run\n` },
-  ]);
-  t.throws(() => parseProbeOutput(r.stdout.slice(0, -20), token, entries.length), /incomplete/);
+  const outputs = parseProbeOutput(r.stdout, token, entries).map((x) => (x.skip ? 'SKIP' : x.output));
+  t.strictSame(outputs, ['no newline', 'one\ntwo\n', 'SKIP', 'guarded\n', '', 'after\n', `@@${'0'.repeat(18)} 9 run\n`]);
+  t.throws(() => parseProbeOutput(r.stdout.slice(0, -20), token, entries), /incomplete/);
+});
+
+t.test('probe batch: files asked by several steps are probed once, with few processes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hm-batch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'small'), 'hello\n', { mode: 0o640 });
+  writeFileSync(join(dir, 'big'), Buffer.alloc(FETCH_LIMIT + 10, 1));
+  writeFileSync(join(dir, 'exact'), Buffer.alloc(FETCH_LIMIT, 2));
+  symlinkSync(join(dir, 'small'), join(dir, 'link'));
+  const p = (n: string) => join(dir, n);
+  const entries = [
+    { spec: { files: [{ path: p('small'), hash: true }, { path: p('dir-missing') }] } },
+    { spec: { files: [{ path: p('small'), fetch: true }, { path: p('big'), fetch: true, hash: true }, { path: p('exact'), fetch: true }] } },
+    { spec: { files: [{ path: p('link'), hash: true, fetch: true }, { path: dir }] } },
+  ];
+  const token = newToken();
+  const script = probeScript(entries, token);
+  t.equal(script.match(/stat -c/g)?.length, 1, 'one stat for all paths');
+  t.equal(script.match(/sha256sum/g)?.length, 1, 'one sha256sum for all hashes');
+  const results = parseProbeOutput((await sh(script)).stdout, token, entries);
+  const files = (results[0] as { files: Map<string, FileState> }).files;
+  t.equal(results.every((r) => !r.skip && r.files === files), true, 'every step sees the same map');
+  t.match(files.get(p('small')), { type: 'file', mode: '640', user: 'root', size: 6, sha256: sha('hello\n') });
+  t.equal(files.get(p('small'))!.content!.toString(), 'hello\n');
+  t.strictSame(files.get(p('dir-missing')), { type: 'absent' });
+  t.equal(files.get(p('big'))!.content, undefined, 'too large to fetch');
+  t.equal(files.get(p('big'))!.sha256, sha(Buffer.alloc(FETCH_LIMIT + 10, 1)));
+  t.equal(files.get(p('exact'))!.content!.length, FETCH_LIMIT, 'exactly the limit is fetched');
+  t.match(files.get(p('link')), { type: 'link', sha256: undefined, content: undefined });
+  t.match(files.get(dir), { type: 'directory', mode: '700' });
 });
 
 t.test('apply script: the change reads stdin, then the following steps are probed in the same run', async (t) => {
   const token = newToken();
-  const ok = await sh(applyScript('cat; echo " done" >&2', [{ probe: 'echo p1' }, { probe: 'echo p2' }], token), 'input');
-  const out = parseApplyOutput(ok.stdout, token, 2);
+  const next = [{ spec: { shell: 'echo p1' } }, { spec: { shell: 'echo p2' } }];
+  const ok = await sh(applyScript('cat; echo " done" >&2', next, token), 'input');
+  const out = parseApplyOutput(ok.stdout, token, next);
   t.equal(out.code, 0);
   t.equal(out.log, 'input done\n');
-  t.strictSame(out.probes, [{ skip: false, output: 'p1\n' }, { skip: false, output: 'p2\n' }]);
+  t.strictSame(out.probes?.map((x) => (x.skip ? 'SKIP' : x.output)), ['p1\n', 'p2\n']);
 
-  const failed = await sh(applyScript('echo broken; exit 7', [{ probe: 'echo never' }], token));
+  const failed = await sh(applyScript('echo broken; exit 7', next, token));
   t.equal(failed.code, 7);
-  t.strictSame(parseApplyOutput(failed.stdout, token, 1), { code: 7, log: 'broken\n', probes: null });
-  t.equal(parseApplyOutput('no marker at all', token, 0).code, -1);
+  t.strictSame(parseApplyOutput(failed.stdout, token, next), { code: 7, log: 'broken\n', probes: null });
+  t.equal(parseApplyOutput('no marker at all', token, []).code, -1);
 });
 
 t.test('command: guards skip it, it reports a change only when it runs, secrets go through env on stdin', async (t) => {

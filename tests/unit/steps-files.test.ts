@@ -76,7 +76,9 @@ t.test('copy: sensitive content is never fetched for a diff', async (t) => {
   await writeFile(dest, 'old secret\n');
   const step = copy({ dest, content: 'new secret\n', sensitive: true });
   const probe = await step.probe(localEnv({ wantDiff: true }));
-  t.notMatch(probe, /base64/, 'probe does not read the file');
+  t.strictSame(probe.files, [{ path: dest, hash: true, fetch: false }], 'the probe does not read the file');
+  const plain = await copy({ dest, content: 'x' }).probe(localEnv({ wantDiff: true }));
+  t.equal(plain.files?.[0]?.fetch, true, 'a plain file is fetched for --diff');
   const change = await planLocally(step, localEnv({ wantDiff: true }));
   t.match(change?.content, { before: null, after: null, sensitive: true });
 });
