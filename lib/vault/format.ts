@@ -36,6 +36,14 @@ export const showWhere = (o: Origin): string => (o.line > 1 ? `${o.file}:${o.lin
 
 export const isVaultText = (text: string): boolean => text.trimStart().startsWith(VAULT_HEADER);
 
+/** A vault text at any indentation, as in `!vault |` values, with its hex lines. */
+const EMBEDDED_VAULT = /^([ \t]*)\$ANSIBLE_VAULT;.*\r?\n(?:\1[ \t]*[0-9a-fA-F]+[ \t]*(?:\r?\n|$))+/gm;
+
+/** Every vault text in a file (a whole vault file or YAML with `!vault |` values), dedented. */
+export function findVaultTexts(text: string): string[] {
+  return [...text.matchAll(EMBEDDED_VAULT)].map((m) => m[0].split('\n').map((l) => l.trim()).join('\n'));
+}
+
 export function checkVaultId(vaultId: string): void {
   if (!/^[^\s;@]+$/.test(vaultId)) {
     throw new UserError(`bad vault id '${vaultId}': spaces, ';' and '@' are not allowed`);

@@ -2,7 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.ts';
 import { remember, type Secret } from '../secret.ts';
 import { deriveKeys, deriveKeysSync, seal, unseal, type Keys } from './crypto.ts';
-import { formatVaultText, parseVaultText, parseWhere, showWhere, type Origin, type Sealed } from './format.ts';
+import {
+  findVaultTexts,
+  formatVaultText,
+  parseVaultText,
+  parseWhere,
+  showWhere,
+  type Origin,
+  type Sealed,
+} from './format.ts';
 
 /**
  * Encrypts into an Ansible vault text (1.1, or 1.2 when vaultId is given and not 'default'),
@@ -49,6 +57,26 @@ export function vaultDecryptor(password: Secret): (text: string, where: string) 
     const sealed = parseVaultText(text, origin);
     return rememberedText(open(sealed, deriveKeysSync(password, sealed.salt), origin), origin);
   };
+}
+
+/**
+ * Derives the keys of every vault text in `files` (their contents: vault files or YAML with
+ * `!vault |` values) in parallel on the thread pool, so that a synchronous vaultDecryptor
+ * run afterwards finds them all cached. Texts that do not parse are left for it to report.
+ */
+export async function prepareVaultKeys(files: Iterable<string>, password: Secret): Promise<void> {
+  const salts = new Map<string, Buffer>();
+  for (const file of files) {
+    for (const text of findVaultTexts(file)) {
+      try {
+        const { salt } = parseVaultText(text, { file: '', line: 1 });
+        salts.set(salt.toString('hex'), salt);
+      } catch {
+        // reported with its file and line when the value is decrypted
+      }
+    }
+  }
+  await Promise.all([...salts.values()].map((salt) => deriveKeys(password, salt)));
 }
 
 function open(sealed: Sealed, keys: Keys, origin: Origin): Buffer {

@@ -1,8 +1,9 @@
+import { execFile as execFileCb } from 'node:child_process';
 import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { format, inspect } from 'node:util';
+import { format, inspect, promisify } from 'node:util';
 import t from 'tap';
 import type { Test } from 'tap';
 import { parse } from 'yaml';
@@ -14,10 +15,12 @@ import {
   decryptVaultText,
   encryptVaultText,
   resolveVaultPassword,
+  prepareVaultKeys,
   VaultFile,
   vaultDecryptor,
 } from '../../lib/vault/index.ts';
 
+const execFile = promisify(execFileCb);
 const fixtures = fileURLToPath(new URL('../fixtures/vault/', import.meta.url));
 const fixture = (name: string) => join(fixtures, name);
 const password = new Secret('fixture-vault-password-7Q');
@@ -130,6 +133,33 @@ t.test('keys are derived once per password and salt', async (t) => {
   t.equal(keyDerivations(), before + 1);
   await rejects(t, decryptVault(text, wrong, 'f'), /integrity/, 'another password');
   t.equal(keyDerivations(), before + 2, 'another password is another derivation');
+});
+
+t.test('prepareVaultKeys derives every key of a vars file ahead, in parallel', async (t) => {
+  // Values encrypted by another process, so that none of their keys is cached in this one.
+  const { stdout } = await execFile(
+    process.execPath,
+    ['--import=tsx', '--input-type=module', '-e', `
+      import { encryptVaultText } from ${JSON.stringify(fileURLToPath(new URL('../../lib/vault/index.ts', import.meta.url)))};
+      import { Secret } from ${JSON.stringify(fileURLToPath(new URL('../../lib/secret.ts', import.meta.url)))};
+      const pw = new Secret('Prepare-Password-1');
+      for (let i = 0; i < 6; i++) {
+        const text = await encryptVaultText('prepared-value-' + i, pw);
+        process.stdout.write('v' + i + ': !vault |\\n' + text.replace(/^(?=.)/gm, '    '));
+      }`],
+  );
+  const vars = inlineValues(stdout);
+  t.equal(vars.length, 6);
+  const pw = new Secret('Prepare-Password-1');
+  const before = keyDerivations();
+  await prepareVaultKeys([stdout, 'no vaults here', '$ANSIBLE_VAULT;1.1;AES256\nzz\n'], pw);
+  t.equal(keyDerivations(), before + 6, 'one derivation per value; the broken text left for the decryptor');
+  const decrypt = vaultDecryptor(pw);
+  t.same(
+    vars.map((v) => decrypt(v.text, `vars.yaml:${v.line}`)),
+    vars.map((_, i) => `prepared-value-${i}`),
+  );
+  t.equal(keyDerivations(), before + 6, 'decrypting used the prepared keys');
 });
 
 t.test('wrong password or modified data: the integrity message', async (t) => {
