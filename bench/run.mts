@@ -21,10 +21,10 @@ import { harbormasterTool } from './lib/harbormaster.ts';
 import { downLab, freshLab, labCost, wipe, type BenchLab } from './lib/lab.ts';
 import { describeMachine } from './lib/machine.ts';
 import { BENCH_DIR, REPO_DIR } from './lib/paths.ts';
-import { comparisonTable, machineLines, scaleTable, type ConvergeRow, type Results, type ScaleRow } from './lib/report.ts';
+import { renderResults, type ConvergeRow, type Results, type ScaleRow } from './lib/report.ts';
 import { checkRecap, type RoundTrips } from './lib/tool.ts';
 import { ansibleTool, type Tool } from './lib/tools.ts';
-import { benchUpload } from './lib/upload.ts';
+import { benchUpload, execLatency } from './lib/upload.ts';
 import { benchVault } from './lib/vault.ts';
 
 const started = performance.now();
@@ -77,7 +77,7 @@ async function convergeOnce(tool: Tool, lab: BenchLab) {
   checkRecap(tool.name, 'no-op rerun', rerun, lab.hosts.length, 0);
   await tool.endSample();
   progress(`  ${tool.name}: first converge ${first.seconds.toFixed(2)} s, rerun ${rerun.seconds.toFixed(2)} s`);
-  return { first: first.seconds, rerun: rerun.seconds, roundTrips: rerun.roundTrips };
+  return { first: first.seconds, rerun: rerun.seconds, firstInner: first.innerSeconds, rerunInner: rerun.innerSeconds };
 }
 
 const mean = (xs: RoundTrips[]): RoundTrips => ({
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
         ? { hosts: n, first: [], rerun: [], labUpSeconds: lab.upSeconds, labPssMiB: 0, labUpperMiB: 0 }
         : undefined;
       if (compareAt.includes(n)) {
-        const row: ConvergeRow = { hosts: n, first: { hm: [], other: [] }, rerun: { hm: [], other: [] } };
+        const row: ConvergeRow = { hosts: n, first: { hm: [], other: [] }, rerun: { hm: [], other: [] }, hmInner: { first: [], rerun: [] } };
         for (let s = 0; s < samples; s++) {
           progress(`${n} host(s), sample ${s + 1}/${samples}`);
           // alternate which tool goes first, so neither always meets the colder machine
@@ -118,6 +118,10 @@ async function main(): Promise<void> {
             const pair = tool === hm ? 'hm' : 'other';
             row.first[pair].push(r.first);
             row.rerun[pair].push(r.rerun);
+            if (tool === hm) {
+              row.hmInner.first.push(r.firstInner ?? NaN);
+              row.hmInner.rerun.push(r.rerunInner ?? NaN);
+            }
           }
         }
         results.converge.push(row);
@@ -139,7 +143,11 @@ async function main(): Promise<void> {
         results.scale.push(scale);
         progress(`lab memory ${cost.pssMiB.toFixed(0)} MiB PSS (MemAvailable fell ${lab.memAvailableDropMiB.toFixed(0)} MiB), upper dirs ${cost.upperMiB.toFixed(1)} MiB`);
       }
-      if (n === 1 && o.only.has('upload')) results.upload = await benchUpload(lab, work, o.uploadMiB, o.samples, progress);
+      if (n === 1 && o.only.has('upload')) {
+        results.upload = await benchUpload(lab, work, o.uploadMiB, o.samples, progress);
+        results.execLatency = await execLatency(lab);
+        progress(`one exec through the bastion: ${results.execLatency.silent.toFixed(1)} ms silent, ${results.execLatency.output.toFixed(1)} ms with output`);
+      }
     }
   } finally {
     if (!o.keepLab) await downLab();
@@ -151,23 +159,6 @@ async function main(): Promise<void> {
     await writeFile(path.join(BENCH_DIR, 'RESULTS.md'), report + '\n');
     progress('wrote bench/RESULTS.md');
   }
-}
-
-function renderResults(r: Results): string {
-  return [
-    '# harbormaster vs Ansible — benchmark results',
-    '',
-    'Written by `npm run bench` (bench/run.mts); methods and fairness notes in bench/README.md.',
-    '',
-    ...machineLines(r.machine),
-    '',
-    '## Side by side',
-    '',
-    comparisonTable(r),
-    '',
-    ...(r.scale.length ? ['## harbormaster alone, growing the lab', '', scaleTable(r), ''] : []),
-    ...(r.notes.length ? ['## Notes', '', ...r.notes.map((n) => `- ${n}`), ''] : []),
-  ].join('\n');
 }
 
 await runMain('bench', main);

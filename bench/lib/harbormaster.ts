@@ -17,7 +17,7 @@ interface RecapEvent {
  * scripts/role.mts running bench/roles/bench with --json, from bench/ (so roles/ and templates/
  * resolve there). Started as `npx zx` would start it, minus npx's own start-up.
  */
-export async function runHarbormaster(inventoryFile: string, hosts: number): Promise<ToolRun & { roundTrips: Map<string, RoundTrips>; wallMs: number }> {
+export async function runHarbormaster(inventoryFile: string, hosts: number): Promise<ToolRun & { roundTrips: Map<string, RoundTrips> }> {
   const args = [ROLE_SCRIPT, '-i', inventoryFile, '--limit', 'registry', '--forks', String(hosts), '--json', 'bench'];
   const r = await mustRun('scripts/role.mts', ZX, args, { cwd: BENCH_DIR, env: { ...process.env, NODE_OPTIONS: '--import=tsx' } });
   const recap = r.stdout
@@ -29,7 +29,7 @@ export async function runHarbormaster(inventoryFile: string, hosts: number): Pro
   const entries = Object.entries(recap.hosts);
   return {
     seconds: r.seconds,
-    wallMs: recap.wallMs,
+    innerSeconds: recap.wallMs / 1000,
     recap: new Map(entries.map(([h, x]) => [h, { ok: x.ok, changed: x.changed, unreachable: x.unreachable, failed: x.failed }])),
     roundTrips: new Map(entries.map(([h, x]) => [h, x.roundTrips])),
   };

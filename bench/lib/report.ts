@@ -12,6 +12,8 @@ export interface ConvergeRow {
   hosts: number;
   first: Pair;
   rerun: Pair;
+  /** harbormaster's in-process time (recap wallMs), to tell start-up from work. */
+  hmInner: { first: number[]; rerun: number[] };
 }
 
 export interface ScaleRow {
@@ -42,6 +44,8 @@ export interface Results {
   roundTrips: RoundTripRow[];
   upload?: { mib: number; mbps: Pair };
   vault?: { values: number; process: Pair; library: Pair };
+  /** One exec on an open connection to a bench host through the bastion, ms: without and with output. */
+  execLatency?: { silent: number; output: number };
   notes: string[];
 }
 
@@ -70,13 +74,14 @@ function ratioCell(hm: number, other: number, want?: { max?: number; min?: numbe
 function lines(r: Results): Line[] {
   const out: Line[] = [];
   for (const c of r.converge) {
-    for (const [what, p, max] of [
-      ['first converge', c.first, 0.1],
-      ['no-op rerun', c.rerun, 0.05],
+    for (const [what, p, inner, max] of [
+      ['first converge', c.first, c.hmInner.first, 0.1],
+      ['no-op rerun', c.rerun, c.hmInner.rerun, 0.05],
     ] as const) {
       const hm = median(p.hm);
       const an = median(p.other);
-      out.push({ figure: `${what}, ${c.hosts} host${c.hosts > 1 ? 's' : ''}`, hm: s(hm) + n(p.hm), other: s(an) + n(p.other), ...ratioCell(hm, an, { max }) });
+      const work = inner.length ? ` (run ${s(median(inner))})` : '';
+      out.push({ figure: `${what}, ${c.hosts} host${c.hosts > 1 ? 's' : ''}`, hm: s(hm) + n(p.hm) + work, other: s(an) + n(p.other), ...ratioCell(hm, an, { max }) });
     }
   }
   for (const t of r.roundTrips) {
@@ -140,4 +145,26 @@ export function machineLines(m: Machine): string[] {
     `- machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB memory, ${m.kernel}`,
     `- versions: node ${m.node}, ${m.ansible} (python ${m.python}), ${m.openssh}, harbormaster ${m.gitSha}`,
   ];
+}
+
+export function renderResults(r: Results): string {
+  const latency = r.execLatency
+    ? [`One exec on an open connection to a bench host through the bastion: ${r.execLatency.silent.toFixed(1)} ms for a command without output, ${r.execLatency.output.toFixed(1)} ms for one that prints a line.`]
+    : [];
+  const notes = [...latency, ...r.notes];
+  return [
+    '# harbormaster vs Ansible — benchmark results',
+    '',
+    'Written by `npm run bench` (bench/run.mts); methods and fairness notes in bench/README.md.',
+    'harbormaster times are whole-process wall times; "run" is its own recap time (without node/tsx start-up).',
+    '',
+    ...machineLines(r.machine),
+    '',
+    '## Side by side',
+    '',
+    comparisonTable(r),
+    '',
+    ...(r.scale.length ? ['## harbormaster alone, growing the lab', '', scaleTable(r), ''] : []),
+    ...(notes.length ? ['## Notes', '', ...notes.map((n) => `- ${n}`), ''] : []),
+  ].join('\n');
 }

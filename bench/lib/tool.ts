@@ -16,6 +16,8 @@ export interface RoundTrips {
 
 export interface ToolRun {
   seconds: number;
+  /** The tool's own account of its run time, without process start-up (harbormaster's recap wallMs). */
+  innerSeconds?: number;
   recap: Map<string, Recap>;
 }
 

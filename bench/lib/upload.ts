@@ -60,3 +60,13 @@ export async function benchUpload(lab: BenchLab, work: string, mib: number, samp
   }
   return { mib, mbps };
 }
+
+/** bench/exec-latency.mts on the first bench host alone (as a run uses it: no exec on the bastion). */
+export async function execLatency(lab: BenchLab): Promise<{ silent: number; output: number }> {
+  const host = lab.hosts[0]!.name;
+  const r = await mustRun('exec-latency.mts', 'node', [path.join(BENCH_DIR, 'exec-latency.mts'), lab.info.inventoryFile, host], {
+    env: { ...process.env, NODE_OPTIONS: '--import=tsx' },
+    cwd: REPO_DIR,
+  });
+  return (JSON.parse(r.stdout.trim()) as Record<string, { silent: number; output: number }>)[host]!;
+}
