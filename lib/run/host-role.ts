@@ -74,7 +74,7 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
       vars: ctx.vars,
       facts,
       role: role.name,
-      templateDir: resolve(templatesRoot(), role.name),
+      templateDir: role.templateDir ?? resolve(templatesRoot(), role.name),
       wantDiff: opts.diff,
       become: conn.target.become,
     };

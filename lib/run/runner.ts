@@ -3,6 +3,7 @@ import { selectHosts } from '../inventory/limit.ts';
 import { sshTargetOf } from '../inventory/target.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import { UserError } from '../errors.ts';
+import type { ConnectionStats } from '../transport/connection.ts';
 import { ConnectionPool } from '../transport/pool.ts';
 import { runRoleOnHost, type HostRun } from './host-role.ts';
 import { nameMatcher } from './select.ts';
@@ -12,6 +13,8 @@ export interface RunResult {
   hosts: Record<string, HostRecap>;
   /** 0 all fine, 2 a host failed, 4 a host was unreachable (and none failed) — Ansible's codes. */
   exitCode: number;
+  /** Per SSH connection (jump hosts included): handshakes, forwarded channels, round trips. */
+  connections: Map<string, ConnectionStats & { via?: string }>;
 }
 
 /** Runs fn over items with at most `limit` at a time. */
@@ -52,6 +55,7 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
   const runs = new Map<string, HostRun>();
   const startMatcher = opts.startAt ? nameMatcher(opts.startAt) : undefined;
   emit({ type: 'run', roles: roles.map((r) => r.name), check: opts.check });
+  let connections: RunResult['connections'];
   try {
     for (const role of roles) {
       const hosts = roleHosts(inv, role, limited);
@@ -70,6 +74,7 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
       throw new UserError(`--start-at "${opts.startAt}": no step of the selected roles has that name`);
     }
   } finally {
+    connections = pool.stats();
     pool.close();
   }
   const hosts: Record<string, HostRecap> = {};
@@ -79,5 +84,5 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
   }
   emit({ type: 'recap', hosts, wallMs: Math.round(performance.now() - started), check: opts.check });
   const statuses = [...runs.values()].map((r) => r.status);
-  return { hosts, exitCode: statuses.includes('failed') ? 2 : statuses.includes('unreachable') ? 4 : 0 };
+  return { hosts, connections, exitCode: statuses.includes('failed') ? 2 : statuses.includes('unreachable') ? 4 : 0 };
 }

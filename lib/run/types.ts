@@ -18,6 +18,8 @@ export interface Role {
   /** Host pattern (Ansible syntax) the role applies to, intersected with --limit. */
   hosts: string;
   defaults?: Vars;
+  /** Where its templates are (default: templates/<name>/ under the current directory). */
+  templateDir?: string;
   steps(ctx: RoleContext): Step[];
   /** Steps run once per host at the end of the role, when a changed step named them in `notify`. */
   handlers?(ctx: RoleContext): Step[];

@@ -117,7 +117,7 @@ export function writeFileAction(dest: string, content: Content, attrs: FileAttrs
   const staging = uploadPath(dest, become);
   const script = staging.startsWith(`${remoteDir(dest)}/`)
     ? replaceFileScript(dest, ['t="$HM_UPLOAD"'], [complete], attrs)
-    : replaceFileScript(dest, [NEW_TEMP, 'cat "$HM_UPLOAD" > "$t"'], [complete], attrs, '"$t" "$HM_UPLOAD"');
+    : replaceFileScript(dest, [NEW_TEMP, 'cat "$HM_UPLOAD" > "$t"', 'rm -f "$HM_UPLOAD"'], [complete], attrs, '"$t" "$HM_UPLOAD"');
   return { script, upload: { local: content.localFile, remote: staging } };
 }
 
