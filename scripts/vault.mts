@@ -1,7 +1,7 @@
 // The vault command line: Ansible Vault 1.1/1.2 files and named secrets.
 // Usage: npx zx scripts/vault.mts --help
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -84,8 +84,8 @@ await runMain('vault', async () => {
       if (name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
         throw new UserError(`bad variable name '${name}': letters, digits and '_', not starting with a digit`);
       }
-      const value = await readValue(`Value for ${name ?? 'the string'}: `);
-      const text = await encryptVaultText(value, await password(true), opts['vault-id']);
+      const pw = await password(true);
+      const text = await encryptVaultText(await readValue(`Value for ${name ?? 'the string'}: `), pw, opts['vault-id']);
       process.stdout.write(vaultYamlBlock(name, text));
       return;
     }
@@ -108,9 +108,7 @@ await runMain('vault', async () => {
       return done(`saved ${file}`);
     }
     case 'encrypt': {
-      const data = await readFile(file).catch(() => {
-        throw new UserError(`${file}: no such file`);
-      });
+      const data = await readInput(file);
       if (isVaultText(data.toString('latin1'))) throw new UserError(`${file} is already encrypted`);
       await writePrivateFile(file, await encryptVaultText(data, await password(true), opts['vault-id']));
       return done(`encrypted ${file}`);
@@ -166,16 +164,20 @@ function done(message: string): void {
 }
 
 async function exists(file: string): Promise<boolean> {
-  return readFile(file).then(
+  return stat(file).then(
     () => true,
     () => false,
   );
 }
 
-async function readVault(file: string): Promise<string> {
-  return readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+async function readInput(file: string): Promise<Buffer> {
+  return readFile(file).catch((err: NodeJS.ErrnoException) => {
     throw new UserError(`${file}: ${err.code === 'ENOENT' ? 'no such file' : `cannot read (${err.code})`}`);
   });
+}
+
+async function readVault(file: string): Promise<string> {
+  return (await readInput(file)).toString('utf8');
 }
 
 function rejectIfNotSecrets(text: string, file: string): void {

@@ -20,19 +20,22 @@ export interface Sealed {
   vaultId?: string;
 }
 
-/** Where a vault text came from: a file, or `FILE:LINE` when it starts at LINE of a larger file. */
+/**
+ * Where a vault text came from: a whole file (its header is line 1), or `FILE:LINE` for a
+ * `!vault |` value whose tag is on LINE, so that the vault text starts on the next line.
+ */
 export interface Origin {
   file: string;
-  line: number;
+  line?: number;
 }
 
 export function parseWhere(where: string): Origin {
   const m = /^(.*):(\d+)$/.exec(where);
-  return m ? { file: m[1]!, line: Number(m[2]) } : { file: where, line: 1 };
+  return m ? { file: m[1]!, line: Number(m[2]) } : { file: where };
 }
 
 /** `FILE` or `FILE:LINE`, as the user should see it in messages. */
-export const showWhere = (o: Origin): string => (o.line > 1 ? `${o.file}:${o.line}` : o.file);
+export const showWhere = (o: Origin): string => (o.line ? `${o.file}:${o.line}` : o.file);
 
 export const isVaultText = (text: string): boolean => text.trimStart().startsWith(VAULT_HEADER);
 
@@ -65,7 +68,8 @@ export function formatVaultText(sealed: Sealed): string {
 /** Splits a vault text into salt, HMAC and ciphertext; every format error names the file and line. */
 export function parseVaultText(text: string, origin: Origin): Sealed {
   const lines = text.split(/\r?\n/);
-  const at = (index: number, what: string) => inputError(origin.file, origin.line + index, what);
+  const firstLine = origin.line ? origin.line + 1 : 1;
+  const at = (index: number, what: string) => inputError(origin.file, firstLine + index, what);
 
   const conflict = lines.findIndex((l) => CONFLICT_MARKER.test(l));
   if (conflict >= 0) {

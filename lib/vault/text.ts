@@ -29,7 +29,8 @@ export async function encryptVaultText(
 
 /**
  * Decrypts to raw bytes (files may be binary) and the vault id of a 1.2 text.
- * `where` is `FILE`, or `FILE:LINE` when the text starts at LINE of FILE (errors count from there).
+ * `where` is `FILE` for a whole vault file, or `FILE:LINE` for a `!vault |` value tagged on LINE
+ * (its vault text starts on the next line; format errors count from there).
  */
 export async function decryptVault(
   text: string,
@@ -69,7 +70,7 @@ export async function prepareVaultKeys(files: Iterable<string>, password: Secret
   for (const file of files) {
     for (const text of findVaultTexts(file)) {
       try {
-        const { salt } = parseVaultText(text, { file: '', line: 1 });
+        const { salt } = parseVaultText(text, { file: '' });
         salts.set(salt.toString('hex'), salt);
       } catch {
         // reported with its file and line when the value is decrypted

@@ -49,7 +49,7 @@ t.test('ansible-vault writes, we read (1.1 and 1.2)', { skip }, async (t) => {
     child.stdin.end('Interop-Token-3');
   });
   const text = stringOut.split('\n').slice(1).map((l) => l.trim()).join('\n');
-  t.equal(vaultDecryptor(password)(text, 'stdout:2'), 'Interop-Token-3', 'encrypt_string value');
+  t.equal(vaultDecryptor(password)(text, 'stdout:1'), 'Interop-Token-3', 'encrypt_string value');
 });
 
 t.test('we write, ansible-vault reads (1.1 and 1.2)', { skip }, async (t) => {

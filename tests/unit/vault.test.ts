@@ -32,7 +32,7 @@ async function tempDir(t: Test): Promise<string> {
   return dir;
 }
 
-/** The `!vault |` scalars of a vars file, with the line each vault text starts on. */
+/** The `!vault |` scalars of a vars file, with the line of each tag. */
 function inlineValues(yamlText: string): { name: string; text: string; line: number }[] {
   const lines = yamlText.split('\n');
   return lines.flatMap((l, i) => {
@@ -40,7 +40,7 @@ function inlineValues(yamlText: string): { name: string; text: string; line: num
     if (!m) return [];
     const body: string[] = [];
     for (let j = i + 1; j < lines.length && lines[j]!.startsWith('  '); j++) body.push(lines[j]!.trim());
-    return [{ name: m[1]!, text: body.join('\n') + '\n', line: i + 2 }];
+    return [{ name: m[1]!, text: body.join('\n') + '\n', line: i + 1 }];
   });
 }
 
@@ -194,10 +194,10 @@ t.test('format errors name the file and line', async (t) => {
   ];
   for (const [what, bad, message] of cases) await rejects(t, decryptVault(bad, password, 'f.yaml'), message, what);
 
-  // Inline values: lines count from where the vault text starts in the larger file.
+  // Inline values: `!vault |` on line 12, so the header is on 13 and the bad line on 15.
   const badInline = [lines[0], lines[1], 'zz' + lines[2]!.slice(2), ...lines.slice(3)].join('\n');
   t.throws(() => vaultDecryptor(password)(badInline, 'host_vars/web1.yaml:12'), {
-    message: 'host_vars/web1.yaml:14: bad hex in vault data at column 1',
+    message: 'host_vars/web1.yaml:15: bad hex in vault data at column 1',
   });
   // CRLF line ends (a Windows checkout) and trailing spaces still read.
   t.equal(await decryptVaultText(text.replace(/\n/g, ' \r\n'), password, 'f'), 'secret: value\n'.repeat(20));
