@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runMain } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
-import { harbormasterTool } from './lib/harbormaster.ts';
+import { harbormasterStartup, harbormasterTool } from './lib/harbormaster.ts';
 import { downLab, freshLab, labCost, wipe, type BenchLab } from './lib/lab.ts';
 import { describeMachine } from './lib/machine.ts';
 import { BENCH_DIR, REPO_DIR } from './lib/paths.ts';
@@ -94,6 +94,7 @@ async function main(): Promise<void> {
   const ansible = ansibleTool(work);
   progress(`harbormaster ${results.machine.gitSha}, ${results.machine.ansible}, ${results.machine.cores} cores`);
 
+  if (o.only.has('converge')) results.startupSeconds = await harbormasterStartup();
   if (o.only.has('vault')) results.vault = await benchVault(work, o.samples, progress);
 
   const compareAt = o.only.has('converge') ? o.sizes : [];

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { BENCH_DIR, REPO_DIR } from './paths.ts';
 import { mustRun } from './proc.ts';
+import { median } from './stats.ts';
 import type { Recap, RoundTrips, ToolRun } from './tool.ts';
 import type { Tool } from './tools.ts';
 
@@ -33,6 +34,15 @@ export async function runHarbormaster(inventoryFile: string, hosts: number): Pro
     recap: new Map(entries.map(([h, x]) => [h, { ok: x.ok, changed: x.changed, unreachable: x.unreachable, failed: x.failed }])),
     roundTrips: new Map(entries.map(([h, x]) => [h, x.roundTrips])),
   };
+}
+
+/** Start-up alone: `scripts/role.mts --help` loads the same modules as a run and exits (median of 5). */
+export async function harbormasterStartup(): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    xs.push((await mustRun('scripts/role.mts --help', ZX, [ROLE_SCRIPT, '--help'], { cwd: BENCH_DIR, env: { ...process.env, NODE_OPTIONS: '--import=tsx' } })).seconds);
+  }
+  return median(xs);
 }
 
 export function harbormasterTool(): Tool {

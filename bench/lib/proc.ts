@@ -11,11 +11,12 @@ export interface Timed {
 export function timed(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const input = opts.input === undefined ? 'ignore' : 'pipe';
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: [input, 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
     child.on('close', (code) =>
       resolve({
@@ -25,7 +26,10 @@ export function timed(cmd: string, args: string[], opts: { env?: NodeJS.ProcessE
         stderr: Buffer.concat(err).toString(),
       }),
     );
-    child.stdin.end(opts.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined); // a child may exit without reading; its exit code tells
+      child.stdin.end(opts.input);
+    }
   });
 }
 

@@ -46,6 +46,8 @@ export interface Results {
   vault?: { values: number; process: Pair; library: Pair };
   /** One exec on an open connection to a bench host through the bastion, ms: without and with output. */
   execLatency?: { silent: number; output: number };
+  /** Seconds from starting scripts/role.mts to its exit, doing nothing (--help). */
+  startupSeconds?: number;
   notes: string[];
 }
 
@@ -151,7 +153,10 @@ export function renderResults(r: Results): string {
   const latency = r.execLatency
     ? [`One exec on an open connection to a bench host through the bastion: ${r.execLatency.silent.toFixed(1)} ms for a command without output, ${r.execLatency.output.toFixed(1)} ms for one that prints a line.`]
     : [];
-  const notes = [...latency, ...r.notes];
+  const startup = r.startupSeconds
+    ? [`harbormaster start-up (\`scripts/role.mts --help\` via zx + tsx, every module loaded): ${s(r.startupSeconds)} of each run's wall time.`]
+    : [];
+  const notes = [...startup, ...latency, ...r.notes];
   return [
     '# harbormaster vs Ansible — benchmark results',
     '',
