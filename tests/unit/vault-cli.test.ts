@@ -182,6 +182,23 @@ t.test('create and edit through $EDITOR in a private temp dir', async (t) => {
   }
 });
 
+t.test('edit killed with SIGTERM: temp dir removed, nothing written', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'secrets.yaml');
+  await copyFile(join(fixtures, 'ansible-1.1.yaml'), file);
+  const slow = await editor(dir, 'slow.sh', 'exec sleep 60');
+  const env = { ...process.env, NODE_OPTIONS: `--import=${tsx}`, EDITOR: slow.path };
+  const child = spawn(process.execPath, [zx, script, 'edit', file, ...pw], { env, detached: true, stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  while (!existsSync(slow.record) || (await readFile(slow.record, 'utf8')).split('\n').length < 4) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGTERM');
+  t.equal(await exited, 143);
+  await checkEditorTemp(t, slow.record);
+  t.ok((await readFile(file)).equals(await readFile(join(fixtures, 'ansible-1.1.yaml'))), 'vault untouched');
+});
+
 t.test('rekey', async (t) => {
   const dir = await tempDir(t);
   const file = join(dir, 'secrets.yaml');
