@@ -32,14 +32,17 @@ export class Secret {
 
 /** Registers a value that must never be printed (also used for values that are not wrapped). */
 export function remember(value: string): void {
-  add(value, 4);
-  // A multi-line secret (a private key) also shows up line by line, in diffs and logs.
-  if (value.includes('\n')) for (const line of value.split(/\r?\n/)) add(line.trim(), 8);
+  add(value);
+  // Key material (a PEM body, a token in a file) also shows up line by line, in diffs and
+  // logs; lines with spaces ("key: value" in a decrypted vars file) are ordinary text.
+  if (value.includes('\n')) {
+    for (const line of value.split('\n').map((l) => l.trim())) if (line.length >= 16 && !/\s/.test(line)) add(line);
+  }
 }
 
 /** Very short values would mask ordinary words in output; they are still wrapped as Secret. */
-function add(value: string, minLength: number): void {
-  if (value.length < minLength || known.has(value)) return;
+function add(value: string): void {
+  if (value.length < 4 || known.has(value)) return;
   known.add(value);
   ordered = undefined;
 }

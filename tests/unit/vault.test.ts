@@ -80,6 +80,11 @@ t.test('inline !vault values from encrypt_string decrypt, sync and async alike',
     t.equal(await decryptVaultText(v.text, password, where), expected[v.name], `${v.name} (async)`);
   }
   t.equal(redact('login with Inline-Value-1 failed'), 'login with ******** failed', 'decrypted values are redacted');
+  // A whole decrypted vars file: its key material lines are redacted, ordinary lines are not.
+  const vars = 'registry_name: registry.example.org\ntls_key: |\n  Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg==\n';
+  await decryptVaultText(await encryptVaultText(vars, password), password, 'group_vars/all.yaml');
+  t.equal(redact('registry_name: registry.example.org'), 'registry_name: registry.example.org');
+  t.equal(redact('+  Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg=='), '+  ********');
 });
 
 t.test('pinned-salt vectors from Ansible match byte for byte', async (t) => {
