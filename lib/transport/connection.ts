@@ -144,15 +144,30 @@ export class HostConnection {
     });
   }
 
-  /** Copies a local file to remotePath (created 0600) over SFTP with many requests in flight. */
-  async upload(localFile: string, remotePath: string): Promise<void> {
+  /**
+   * Copies a local file to remotePath (created 0600) over SFTP with many requests in flight.
+   * A connection that drops meanwhile fails it at once (SFTP alone would wait forever).
+   */
+  async upload(localFile: string, remotePath: string, timeoutMs = this.settings.commandTimeoutMs): Promise<void> {
+    const client = (await this.ssh()).connection!;
     const sftp = await this.#sftpSession();
     this.stats.sftp++;
     await new Promise<void>((resolve, reject) => {
-      sftp.fastPut(localFile, remotePath, SFTP_OPTIONS, (err) => {
-        if (!err) return resolve();
-        reject(this.#ssh?.isConnected() ? new Error(`${this.target.name}: upload to ${remotePath} failed: ${err.message}`) : this.#lost(err));
-      });
+      const done = (err?: Error) => {
+        client.removeListener('close', onClose);
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onClose = () => done(new ConnectionLostError(`${this.target.name}: connection lost during an upload to ${remotePath}`));
+      const timer = setTimeout(() => {
+        done(new CommandTimeoutError(`${this.target.name}: upload to ${remotePath} timed out after ${timeoutMs / 1000}s`));
+        sftp.end();
+      }, timeoutMs);
+      client.once('close', onClose);
+      sftp.fastPut(localFile, remotePath, SFTP_OPTIONS, (err) =>
+        done(err ? new Error(`${this.target.name}: upload to ${remotePath} failed: ${err.message}`) : undefined),
+      );
     });
   }
 
@@ -163,7 +178,7 @@ export class HostConnection {
     try {
       return await ssh.forwardOut('127.0.0.1', 0, address, port);
     } catch (err) {
-      throw new UnreachableError(`${address}:${port}: cannot be reached through ${this.target.name}: ${describe(err)}`);
+      throw new UnreachableError(`${address}:${port} cannot be reached through ${this.target.name}: ${describe(err)}`);
     }
   }
 
@@ -213,8 +228,7 @@ export class HostConnection {
       await ssh.connect(config);
     } catch (err) {
       ssh.dispose();
-      if (err instanceof UnreachableError) throw err;
-      throw new UnreachableError(`${t.name}: ${refusal ?? describe(err)}`);
+      throw new UnreachableError(`${t.name}: ${refusal ?? (err instanceof UnreachableError ? err.message : describe(err))}`);
     }
     this.stats.logins++;
     const client = ssh.connection!;
