@@ -1,0 +1,109 @@
+import { fileURLToPath } from 'node:url';
+import { selectHosts } from '../../lib/inventory/limit.ts';
+import type { Role, RoleContext } from '../../lib/run/types.ts';
+import { command, pkg, service, template, type Step } from '../../lib/steps/index.ts';
+import { loadedFiles } from '../registry/loaded.ts';
+import { tlsPaths, tlsSteps } from '../registry/tls.ts';
+import { need } from '../registry/vars.ts';
+import { apacheLayout, type ApacheLayout } from './apache.ts';
+
+const ROLE = 'proxy';
+const VHOST = 'registry_ssl';
+const RELOAD = 'reload apache';
+const RECORD = 'record what apache loaded';
+
+/**
+ * Where the proxy sends requests: `registry_backend` (host[:port]) when set, else the registry
+ * group's host by its private address. One backend: registries with filesystem storage share nothing.
+ */
+export function backendUrl({ vars, inventory }: RoleContext): string {
+  if (vars.registry_backend !== undefined) return `https://${String(vars.registry_backend)}/`;
+  const hosts = selectHosts(inventory, 'registry');
+  if (hosts.length > 1) {
+    throw new Error(`role ${ROLE}: ${hosts.length} registry hosts; set registry_backend to the one the proxy serves`);
+  }
+  const h = hosts[0]!;
+  const address = String(h.vars.private_ip ?? h.vars.ansible_host ?? h.name);
+  const port = Number(h.vars.registry_port ?? 443);
+  return `https://${address}${port === 443 ? '' : `:${port}`}/`;
+}
+
+/** Apache has loaded the vhost, the TLS files and (Debian) the enabled modules and sites; else configtest, reload. */
+function loaded(apache: ApacheLayout) {
+  const tls = tlsPaths();
+  const enabled = apache.modules.length ? ['/etc/apache2/mods-enabled', '/etc/apache2/sites-enabled'] : [];
+  return loadedFiles({
+    name: 'apache runs the current config',
+    paths: [apache.vhostPath, tls.ca, tls.cert, tls.key, ...enabled],
+    marker: '/etc/harbormaster/apache.loaded',
+    check: `${apache.configtest} || { echo "the Apache configuration is invalid: not reloading" >&2; exit 1; }`,
+    notify: [RELOAD],
+    recordName: RECORD,
+  });
+}
+
+/** Debian: the modules and the site, enabled by the distribution's own tools. */
+function debianEnable(apache: ApacheLayout): Step[] {
+  if (apache.modules.length === 0) return [];
+  const mods = apache.modules;
+  return [
+    command({
+      name: `a2enmod ${mods.join(' ')}`,
+      cmd: `a2enmod -q ${mods.join(' ')}`,
+      unless: mods.map((m) => `[ -e /etc/apache2/mods-enabled/${m}.load ]`).join(' && '),
+      tags: ['config'],
+    }),
+    command({ name: `a2ensite ${VHOST}`, cmd: `a2ensite -q ${VHOST}`, creates: `/etc/apache2/sites-enabled/${VHOST}.conf`, tags: ['config'] }),
+  ];
+}
+
+/** RHEL with SELinux enforcing: httpd may not open connections to the backend unless allowed. */
+function selinuxAllowProxy(ctx: RoleContext): Step[] {
+  if (ctx.facts.osFamily !== 'redhat') return [];
+  return [
+    command({
+      name: 'selinux: httpd_can_network_connect',
+      cmd: 'setsebool -P httpd_can_network_connect 1',
+      when: 'command -v getsebool && selinuxenabled',
+      unless: 'getsebool httpd_can_network_connect | grep -q "on$"',
+    }),
+  ];
+}
+
+/**
+ * The public face of the registry on the bastion: Apache terminating TLS for the public name and
+ * proxying to the registry host over TLS it verifies (the reference did not). Needs the vars of
+ * deploymentVars (roles/registry/vars.ts).
+ */
+const proxy: Role = {
+  name: ROLE,
+  hosts: 'bastion',
+  templateDir: fileURLToPath(new URL('../../templates/proxy', import.meta.url)),
+  steps: (ctx) => {
+    const apache = apacheLayout(ctx.facts, VHOST);
+    need(ctx.vars, 'registry_public_name', ROLE);
+    return [
+      pkg({ packages: apache.packages, tags: ['packages'] }),
+      ...tlsSteps({ role: ROLE, vars: ctx.vars }),
+      template({
+        src: `${VHOST}.conf.njk`,
+        dest: apache.vhostPath,
+        mode: '0644',
+        owner: 'root',
+        group: 'root',
+        vars: { apache, tls: tlsPaths(), backend_url: backendUrl(ctx) },
+        tags: ['config'],
+      }),
+      ...debianEnable(apache),
+      ...selinuxAllowProxy(ctx),
+      loaded(apache).step,
+      service({ service: apache.service, state: 'started', enabled: true, tags: ['service'] }),
+    ];
+  },
+  handlers: (ctx) => {
+    const apache = apacheLayout(ctx.facts, VHOST);
+    return [service({ name: RELOAD, service: apache.service, state: 'reloaded' }), loaded(apache).record];
+  },
+};
+
+export default proxy;

@@ -1,0 +1,48 @@
+import { fileURLToPath } from 'node:url';
+import type { Role, RoleContext } from '../../lib/run/types.ts';
+import type { Step } from '../../lib/steps/index.ts';
+import { distributionHandlers, distributionSteps } from './distribution.ts';
+
+interface Engine {
+  steps(ctx: RoleContext): Step[];
+  handlers(ctx: RoleContext): Step[];
+}
+
+/**
+ * `registry_engine` picks what serves the registry. Only `distribution` is built: Harbor runs
+ * as docker-compose services and needs a Docker engine, which lab hosts cannot run.
+ */
+const ENGINES: Record<string, Engine | undefined> = {
+  distribution: { steps: distributionSteps, handlers: distributionHandlers },
+};
+
+function engineOf({ vars }: RoleContext): Engine {
+  const name = String(vars.registry_engine);
+  const engine = ENGINES[name];
+  if (engine) return engine;
+  if (name === 'harbor') throw new Error('role registry: registry_engine harbor is not built yet (it needs a Docker engine); use distribution');
+  throw new Error(`role registry: registry_engine must be distribution or harbor, not ${name}`);
+}
+
+/**
+ * The registry host: the registry served over TLS with the deployment's certificate (which
+ * carries the public name, so the proxy can verify it), users and passwords from the vault.
+ * Needs the vars of deploymentVars (roles/registry/vars.ts).
+ */
+const registry: Role = {
+  name: 'registry',
+  hosts: 'registry',
+  templateDir: fileURLToPath(new URL('../../templates/registry', import.meta.url)),
+  defaults: {
+    registry_engine: 'distribution',
+    registry_port: 443,
+    registry_realm: 'harbormaster registry',
+    /** filesystem (registry_data_dir) or s3 (registry_s3_region, _bucket, _access_key, _secret_key). */
+    registry_storage: 'filesystem',
+    registry_data_dir: '/var/lib/docker-registry',
+  },
+  steps: (ctx) => engineOf(ctx).steps(ctx),
+  handlers: (ctx) => engineOf(ctx).handlers(ctx),
+};
+
+export default registry;

@@ -1,0 +1,37 @@
+// The deployment's TLS files on a host: the same layout on the bastion (Apache) and the registry.
+import type { Vars } from '../../lib/inventory/types.ts';
+import { copy, directory, type Step } from '../../lib/steps/index.ts';
+import { need, needSecret } from './vars.ts';
+
+export const TLS_DIR = '/etc/harbormaster/tls';
+
+export const tlsPaths = (dir = TLS_DIR) => ({
+  dir,
+  ca: `${dir}/ca.crt`,
+  cert: `${dir}/server.crt`,
+  key: `${dir}/server.key`,
+});
+
+export interface TlsOptions {
+  role: string;
+  vars: Vars;
+  /**
+   * A group that must read the key (a daemon running as its own user): the directory becomes
+   * 0750 and the key 0640 for that group. Without it, root only: 0700 and 0600.
+   */
+  readerGroup?: string;
+}
+
+/** /etc/harbormaster (0755), its tls directory, the CA and server certificate (0644) and the key (sensitive). */
+export function tlsSteps({ role, vars, readerGroup }: TlsOptions): Step[] {
+  const p = tlsPaths();
+  const group = readerGroup ?? 'root';
+  const tags = ['tls'];
+  return [
+    directory({ path: '/etc/harbormaster', mode: '0755', owner: 'root', group: 'root', tags }),
+    directory({ path: p.dir, mode: readerGroup ? '0750' : '0700', owner: 'root', group, tags }),
+    copy({ dest: p.ca, content: need<string>(vars, 'tls_ca_pem', role), mode: '0644', owner: 'root', group: 'root', tags }),
+    copy({ dest: p.cert, content: need<string>(vars, 'tls_cert_pem', role), mode: '0644', owner: 'root', group: 'root', tags }),
+    copy({ dest: p.key, content: needSecret(vars, 'tls_key_pem', role), mode: readerGroup ? '0640' : '0600', owner: 'root', group, tags }),
+  ];
+}

@@ -1,0 +1,105 @@
+// What the bastion, proxy and registry roles need from outside the inventory: PKI material and
+// secrets from the vault, handed to the run as extra vars.
+import { randomBytes } from 'node:crypto';
+import { UserError } from '../../lib/errors.ts';
+import type { Inventory, Vars } from '../../lib/inventory/types.ts';
+import { loadPki, readCert, sansOf, type PkiVault } from '../../lib/pki/index.ts';
+import { isSecret, Secret } from '../../lib/secret.ts';
+
+/** The slice of lib/vault's VaultFile these roles use. */
+export interface DeploymentVault extends PkiVault {
+  keys(): string[];
+}
+
+const USERS_KEY = 'registry_users';
+const ADMIN_PASSWORD_KEY = 'registry_admin_password';
+const HTTP_SECRET_KEY = 'registry_http_secret';
+/** Letters, digits, `_` and `-`: a dot would nest the vault key, a colon would break htpasswd. */
+const USER_NAME = /^[A-Za-z0-9_-]+$/;
+
+const randomSecret = (): string => randomBytes(24).toString('base64url');
+
+/** registry_users.<user> entries, plus registry_admin_password as `admin` unless that user is listed. */
+function registryUsers(vault: DeploymentVault): Record<string, Secret> {
+  const users: Record<string, Secret> = {};
+  for (const key of vault.keys().filter((k) => k.startsWith(`${USERS_KEY}.`))) {
+    const user = key.slice(USERS_KEY.length + 1);
+    if (!USER_NAME.test(user)) {
+      throw new UserError(`vault ${key}: registry user names may hold only letters, digits, _ and -`);
+    }
+    users[user] = vault.get(key)!;
+  }
+  const admin = vault.get(ADMIN_PASSWORD_KEY);
+  if (admin && !users.admin) users.admin = admin;
+  return users;
+}
+
+/**
+ * Secrets the deployment makes up itself when the vault lacks them, saved before they are used:
+ * the registry's HTTP secret and, when no user exists at all, an `admin` password. Returns the
+ * vault with them (a view: VaultFile.get does not yet see keys set in the same process).
+ */
+export async function ensureGeneratedSecrets(vault: DeploymentVault): Promise<DeploymentVault> {
+  const created = new Map<string, Secret>();
+  if (!vault.get(HTTP_SECRET_KEY)) created.set(HTTP_SECRET_KEY, new Secret(randomSecret()));
+  if (Object.keys(registryUsers(vault)).length === 0) created.set(`${USERS_KEY}.admin`, new Secret(randomSecret()));
+  if (created.size === 0) return vault;
+  for (const [key, value] of created) vault.set(key, value.reveal());
+  await vault.save();
+  return {
+    get: (key) => created.get(key) ?? vault.get(key),
+    set: (key, value) => vault.set(key, value),
+    save: () => vault.save(),
+    keys: () => [...new Set([...vault.keys(), ...created.keys()])],
+  };
+}
+
+/** The certificate's first DNS name: ensurePki puts the public name there (and in the CN). */
+function publicNameOf(certPem: string, certsDir: string): string {
+  const name = sansOf(readCert(certPem)!).find((s) => s.type === 'DNS')?.value;
+  if (!name) throw new UserError(`${certsDir}/server.crt carries no DNS name: run \`npx zx scripts/certs.mts issue\``);
+  return name;
+}
+
+/**
+ * The extra vars of a site run (bastion, proxy, registry roles): CA, server certificate and key
+ * (a Secret), the public name the certificate was issued for, registry users → passwords and the
+ * registry's HTTP secret (Secrets). Fills in generated secrets first (see ensureGeneratedSecrets).
+ */
+export async function deploymentVars(opts: { vault: DeploymentVault; certsDir: string }): Promise<Vars> {
+  const pki = await loadPki(opts);
+  const vault = await ensureGeneratedSecrets(opts.vault);
+  return {
+    registry_public_name: publicNameOf(pki.certPem, opts.certsDir),
+    tls_ca_pem: pki.caPem,
+    tls_cert_pem: pki.certPem,
+    tls_key_pem: pki.keyPem,
+    registry_users: registryUsers(vault),
+    registry_http_secret: vault.get(HTTP_SECRET_KEY)!,
+  };
+}
+
+/**
+ * The inventory with `vars` over every host's own (extra vars win, as Ansible's -e). Until the
+ * runner takes extra vars itself, this is how a site run hands deploymentVars to the roles.
+ */
+export function withVars(inv: Inventory, vars: Vars): Inventory {
+  const hosts = new Map([...inv.hosts].map(([name, host]) => [name, { ...host, vars: { ...host.vars, ...vars } }]));
+  return { ...inv, hosts };
+}
+
+/** A variable a role cannot work without; the error says where it comes from. */
+export function need<T = unknown>(vars: Vars, name: string, role: string): T {
+  const value = vars[name];
+  if (value === undefined || value === null || value === '') {
+    throw new UserError(`role ${role}: variable ${name} is not set (site.mts passes it from deploymentVars in roles/registry/vars.ts)`);
+  }
+  return value as T;
+}
+
+/** A variable that must hold a Secret (never a plain string that would leak into logs). */
+export function needSecret(vars: Vars, name: string, role: string): Secret {
+  const value = need(vars, name, role);
+  if (!isSecret(value)) throw new UserError(`role ${role}: variable ${name} must come from the vault (a Secret)`);
+  return value;
+}
