@@ -32,7 +32,7 @@ export function roleHosts(inv: Inventory, role: Role, limited: Set<string> | und
   try {
     hosts = selectHosts(inv, role.hosts);
   } catch (err) {
-    if (err instanceof UserError && /matched no hosts/.test(err.message)) return [];
+    if (err instanceof UserError && /match(es|ed) no host/.test(err.message)) return [];
     throw err;
   }
   return limited ? hosts.filter((h) => limited.has(h.name)) : hosts;
@@ -59,6 +59,7 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
   try {
     for (const role of roles) {
       const hosts = roleHosts(inv, role, limited);
+      if (hosts.length === 0 && !limited) emit({ type: 'warning', message: `role ${role.name}: no host matches "${role.hosts}"; skipped` });
       for (const h of hosts) {
         if (runs.has(h.name)) continue;
         const conn = pool.get(sshTargetOf(inv, h, opts.knownHostsFile ? { knownHostsFile: opts.knownHostsFile } : {}));

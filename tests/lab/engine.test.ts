@@ -1,6 +1,7 @@
 // The engine on real lab hosts: the demo role (every step kind) converges on the bastion and a
 // registry behind it, reruns change nothing, check mode changes nothing, handlers run once,
 // secrets stay hidden, and become via sudo works for a non-root user.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -108,6 +109,26 @@ t.test('engine on the lab', async (t) => {
     const from = await runCollect(inv, [demo], { startAt: 'download *', limit: 'bastion' });
     t.strictSame(from.steps.map((s) => s.kind), ['download', 'command', 'command']);
     await t.rejects(runCollect(inv, [demo], { startAt: 'no such step', limit: 'bastion' }), /no step of the selected roles has that name/);
+  });
+
+  await t.test('the role.mts command: --list-steps, check mode text output, mistakes in one line', async (t) => {
+    const role = (...args: string[]) => spawnSync('node', ['--import=tsx', 'scripts/role.mts', '-i', info.inventoryFile, ...args], { encoding: 'utf8' });
+    const list = role('demo', '--list-steps', '--tags', 'config');
+    t.equal(list.status, 0, list.stderr);
+    t.match(list.stdout, /^role demo \[bastion, registry-1\]\n +1\. template \/opt\/demo\/conf\/demo\.conf +\[config\] +-> restart demo\n/);
+    t.match(list.stdout, /handlers: restart demo/);
+    t.notMatch(list.stdout, /pkg openssh-client/, 'tags apply to the listing');
+    const check = role('demo', '--check', '--limit', 'bastion');
+    t.equal(check.status, 0, check.stderr);
+    t.match(check.stdout, /check mode: nothing will be changed/);
+    t.match(check.stdout, /  ok       bastion   template \/opt\/demo\/conf\/demo\.conf\n/);
+    t.match(check.stdout, /RECAP \(check mode\)\nhost +ok +changed +unreachable +failed +skipped +round trips\nbastion +17 +0 +0 +0 +0 +2 exec\n/);
+    const typo = role('demo', '--limit', 'nosuchhost');
+    t.equal(typo.status, 1);
+    t.match(typo.stderr, /^role: host pattern 'nosuchhost'.* no host.*\n$/);
+    const unknown = role('nosuchrole');
+    t.equal(unknown.status, 1);
+    t.match(unknown.stderr, /^role: role nosuchrole: .* not found\n$/);
   });
 
   await t.test('secrets: a template holding one is written, its diff hidden, and nothing prints it', async (t) => {

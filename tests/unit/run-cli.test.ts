@@ -1,0 +1,52 @@
+// What role.mts/site.mts share: inventories with vault values (encrypted by the real
+// ansible-vault) load with --vault-password-file and never ask when there are none; roles load by name.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { loadRole, loadRunInventory } from '../../lib/run/cli.ts';
+import { isSecret, redact } from '../../lib/secret.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'hm-run-cli-'));
+t.teardown(() => rmSync(work, { recursive: true, force: true }));
+delete process.env.HARBORMASTER_VAULT_PASSWORD_FILE;
+
+const passwordFile = join(work, 'vault-pass');
+writeFileSync(passwordFile, 'correct horse\n', { mode: 0o600 });
+const encrypted = execFileSync(
+  'ansible-vault',
+  ['encrypt_string', '--vault-password-file', passwordFile, 'db-pass-from-vault', '--name', 'db_password'],
+  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+);
+const indented = encrypted.split('\n').map((l) => `        ${l}`).join('\n');
+const vaulted = join(work, 'vaulted.yaml');
+writeFileSync(vaulted, `all:\n  hosts:\n    web1:\n${indented}\n`);
+const plain = join(work, 'plain.yaml');
+writeFileSync(plain, 'all:\n  hosts:\n    web1:\n      port: 80\n');
+
+t.test('vault values load as Secrets with --vault-password-file', async (t) => {
+  const inv = await loadRunInventory(vaulted, passwordFile);
+  const value = inv.hosts.get('web1')!.vars.db_password;
+  t.ok(isSecret(value));
+  t.equal(isSecret(value) && value.reveal(), 'db-pass-from-vault');
+  t.equal(redact('the password is db-pass-from-vault'), 'the password is ********');
+});
+
+t.test('without a password source, a vaulted inventory says which value needs one', async (t) => {
+  await t.rejects(loadRunInventory(vaulted), /db_password|vault/);
+});
+
+t.test('an inventory without vault values never asks for a password', async (t) => {
+  const inv = await loadRunInventory(plain);
+  t.equal(inv.hosts.get('web1')!.vars.port, 80);
+  await t.rejects(loadRunInventory(join(work, 'missing.yaml')), /inventory .*missing\.yaml not found/);
+});
+
+t.test('roles load by name from roles/<name>/index.ts', async (t) => {
+  const demo = await loadRole('demo');
+  t.equal(demo.name, 'demo');
+  t.equal(typeof demo.steps, 'function');
+  await t.rejects(loadRole('no-such-role'), /role no-such-role: .*roles\/no-such-role\/index\.ts not found/);
+  await t.rejects(loadRole('../etc'), /role name "\.\.\/etc" is not valid/);
+});
