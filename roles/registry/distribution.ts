@@ -62,6 +62,7 @@ function bindCapability(port: number): Step[] {
       name: `allow ${SERVICE} to bind port ${port}`,
       cmd: `setcap cap_net_bind_service=+ep ${BINARY}`,
       unless: `[ "$(sysctl -n net.ipv4.ip_unprivileged_port_start)" -le ${port} ] || getcap ${BINARY} | grep -q cap_net_bind_service`,
+      notify: [RESTART, HEALTH, RECORD],
     }),
   ];
 }
