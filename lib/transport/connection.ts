@@ -103,8 +103,17 @@ export class HostConnection {
     return this.#opening;
   }
 
-  /** Runs a POSIX sh script (through `sudo -n` when the target needs become). */
+  /**
+   * Runs a POSIX sh script (through `sudo -n` when the target needs become). A script too long
+   * for argv travels on stdin, or, when stdin carries data, in a 0600 temp file sent first.
+   */
   async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (script.length > MAX_ARGV_SCRIPT && opts.stdin !== undefined) {
+      const saved = await this.exec('umask 077; t=$(mktemp) && cat > "$t" && echo "$t"', { stdin: script });
+      const tmp = saved.stdout.trim();
+      if (saved.code !== 0 || !tmp) throw new Error(`${this.target.name}: cannot store a long script: ${saved.stderr.trim()}`);
+      return this.exec(`trap 'rm -f ${q(tmp)}' EXIT\n. ${q(tmp)}`, opts);
+    }
     const client = (await this.ssh()).connection!;
     const viaStdin = opts.stdin === undefined && script.length > MAX_ARGV_SCRIPT;
     const shell = viaStdin ? '/bin/sh -s' : `/bin/sh -c ${q(script)}`;

@@ -74,6 +74,22 @@ t.test('engine on the lab', async (t) => {
     t.equal(Number(sessions), 1, 'the bastion holds one SSH connection from the controller');
   });
 
+  await t.test('transport: scripts too long for argv (with and without stdin), timeouts, stdin never in argv', async (t) => {
+    const pool = new ConnectionPool({ commandTimeoutMs: 20_000 });
+    t.teardown(() => pool.close());
+    const reg = pool.get(sshTargetOf(inv, inv.hosts.get('registry-1')!));
+    const long = `${'n=$((n+1))\n'.repeat(20_000)}echo "n=$n"`;
+    t.ok(long.length > 128 * 1024, 'longer than one argv string may be');
+    t.strictSame(await reg.exec(long), { code: 0, stdout: 'n=20000\n', stderr: '' });
+    const withInput = await reg.exec(`${long}\nread -r line; echo "got $line"`, { stdin: 'from stdin\n' });
+    t.equal(withInput.stdout, 'n=20000\ngot from stdin\n');
+    t.equal(await exec(info, 'registry-1', 'ls /tmp | grep -c "^tmp" || true'), '0', 'its temp file is gone');
+    const seen = await reg.exec('ps -eo args | grep -c "[h]m-argv-probe" || true; cat >/dev/null', { stdin: 'hm-argv-probe secret-ish input' });
+    t.equal(seen.stdout.trim(), '0', 'stdin content is not in any process argv');
+    await t.rejects(reg.exec('sleep 30', { timeoutMs: 500 }), { name: 'CommandTimeoutError', message: /registry-1: command timed out after 0\.5s/ });
+    t.equal((await reg.exec('echo still usable')).stdout, 'still usable\n', 'the connection survives a timeout');
+  });
+
   await t.test('a second run changes nothing, in two round trips per host', async (t) => {
     const { result, printed } = await runCollect(inv, [demo]);
     expectSuccess(t, { result, printed });
