@@ -16,11 +16,11 @@ const BINARY = '/usr/bin/docker-registry';
 const LOG = '/var/log/docker-registry.log';
 const PIDFILE = '/var/run/docker-registry.pid';
 
-export const RESTART = 'restart docker-registry';
-export const HEALTH = 'check docker-registry health';
+const RESTART = 'restart docker-registry';
+const HEALTH = 'check docker-registry health';
 const RECORD = 'record what docker-registry loaded';
 
-export const DISTRIBUTION_PATHS = {
+const DISTRIBUTION_PATHS = {
   config: `${CONFIG_DIR}/config.yml`,
   htpasswd: `${CONFIG_DIR}/htpasswd`,
 };

@@ -1,7 +1,6 @@
 // The site's roles on real lab hosts: bastion hardening, the Apache proxy on the bastion and the
 // distribution registry behind it converge from a fresh vault and PKI, change nothing on a second
 // run, and serve images by the public name to clients that trust only our CA.
-import { execFile } from 'node:child_process';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
@@ -19,7 +18,7 @@ import proxy from '../../roles/proxy/index.ts';
 import registry from '../../roles/registry/index.ts';
 import { deploymentVars, withVars } from '../../roles/registry/vars.ts';
 import { expectSuccess, runCollect } from '../fixtures/engine/run.ts';
-import { credentialFiles, resolvingTo, type PublicNameRunner } from '../fixtures/roles/client.ts';
+import { credentialFiles, resolvingTo, runProcess, type PublicNameRunner } from '../fixtures/roles/client.ts';
 import { buildOciImage } from '../fixtures/roles/oci.ts';
 import { withLab } from '../helpers/lab.ts';
 
@@ -37,14 +36,21 @@ const emptyDir = join(dir, 'no-ca');
 /** The vault as a new process would read it (VaultFile.get does not see keys set in-process yet). */
 const reopen = () => VaultFile.open(vaultFile, VAULT_PASSWORD);
 
-function run(cmd: string, args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { encoding: 'utf8' }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(stdin);
-  });
-}
+t.test('deploymentVars on a vault without users makes an admin password and the HTTP secret, saved', async (t) => {
+  const scratch = t.testdir();
+  const file = join(scratch, 'secrets.yaml');
+  const vault = await VaultFile.open(file, VAULT_PASSWORD, { create: true });
+  await ensurePki({ vault, certsDir: scratch, publicName: NAME, sans: [{ type: 'DNS', value: NAME }] });
+  const vars = await deploymentVars({ vault: await VaultFile.open(file, VAULT_PASSWORD), certsDir: scratch });
+  const admin = (vars.registry_users as Record<string, Secret>).admin;
+  t.ok(admin instanceof Secret);
+  t.match(admin!.reveal(), /^[A-Za-z0-9_-]{32}$/, '24 random bytes');
+  const saved = await VaultFile.open(file, VAULT_PASSWORD);
+  t.equal(saved.require('registry_users.admin').reveal(), admin!.reveal());
+  t.equal(saved.require('registry_http_secret').reveal(), (vars.registry_http_secret as Secret).reveal());
+  const again = await deploymentVars({ vault: saved, certsDir: scratch });
+  t.equal((again.registry_users as Record<string, Secret>).admin!.reveal(), admin!.reveal(), 'made once');
+});
 
 t.test('the site roles on the lab', async (t) => {
   const lab: LabInfo = await withLab(t, { name: 'rlab', subnet: SUBNET, registries: 1 });
@@ -79,6 +85,14 @@ t.test('the site roles on the lab', async (t) => {
     t.strictSame(Object.keys(users).sort(), ['pusher'], 'users from registry_users, no admin made up when one exists');
     t.ok(vars.registry_http_secret instanceof Secret);
     t.equal((await reopen()).require('registry_http_secret').reveal(), (vars.registry_http_secret as Secret).reveal(), 'generated and saved to the vault');
+  });
+
+  await t.test('without deploymentVars, or with registry_engine harbor, the roles fail saying why', async (t) => {
+    const bare = await runCollect(inv, [proxy]);
+    t.equal(bare.result.exitCode, 2);
+    t.match(bare.steps[0], { status: 'failed', error: /role proxy: variable registry_public_name is not set/ });
+    const harbor = await converge({ registry_engine: 'harbor' }, [registry]);
+    t.match(harbor.steps[0], { status: 'failed', error: /registry_engine harbor is not built yet/ });
   });
 
   await t.test('the first run converges bastion, proxy and registry; each handler runs once', async (t) => {
@@ -139,8 +153,8 @@ t.test('the site roles on the lab', async (t) => {
     const htpasswd = join(dir, 'htpasswd-from-host');
     await writeFile(htpasswd, await readFile(upper('registry-1', 'etc/docker/registry/htpasswd')), { mode: 0o600 });
     t.match(await readFile(htpasswd, 'utf8'), /^pusher:\$2[aby]\$10\$[./A-Za-z0-9]{53}\n$/, 'one bcrypt entry');
-    t.equal((await run('htpasswd', ['-vi', htpasswd, 'pusher'], 'pusher-Lab-Passw0rd')).code, 0, 'it verifies the vault password');
-    t.not((await run('htpasswd', ['-vi', htpasswd, 'pusher'], 'wrong')).code, 0, 'and no other');
+    t.equal((await runProcess('htpasswd', ['-vi', htpasswd, 'pusher'], 'pusher-Lab-Passw0rd')).code, 0, 'it verifies the vault password');
+    t.not((await runProcess('htpasswd', ['-vi', htpasswd, 'pusher'], 'wrong')).code, 0, 'and no other');
 
     const sshd = (await exec('bastion', 'sshd -T')).stdout;
     t.match(sshd, /^passwordauthentication no$/m);
@@ -176,8 +190,8 @@ t.test('the site roles on the lab', async (t) => {
     t.equal(pull.code, 0, pull.stderr);
     const index = JSON.parse(await readFile(join(pulled, 'index.json'), 'utf8'));
     t.equal(index.manifests[0].digest, image.manifestDigest);
-    const layer = await readFile(join(pulled, 'blobs', 'sha256', image.layerDigest.slice('sha256:'.length)));
-    t.equal(layer.length > 0, true, 'the layer came back under its digest');
+    const blob = (root: string) => readFile(join(root, 'blobs', 'sha256', image.layerDigest.slice('sha256:'.length)));
+    t.ok((await blob(pulled)).equals(await blob(join(dir, 'image'))), 'the layer came back, byte for byte, under its digest');
     t.ok((await stat(upper('registry-1', 'var/lib/docker-registry/docker/registry/v2/repositories/pro1/demo'))).isDirectory(), 'stored on the registry host');
 
     const noCa = await client('skopeo', ['copy', '--dest-cert-dir', emptyDir, '--dest-authfile', pusher.authfile, image.ref, `docker://${NAME}/pro1/demo:2`]);
