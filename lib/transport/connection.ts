@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { NodeSSH, type Config } from 'node-ssh';
-import type { SFTPWrapper } from 'ssh2';
+import type { Client, SFTPWrapper } from 'ssh2';
 import type { SshTarget } from '../inventory/types.ts';
 import { CommandTimeoutError, ConnectionLostError, UnreachableError } from './errors.ts';
 import {
@@ -69,6 +69,19 @@ function describe(err: unknown): string {
   return e?.code && !String(e.message).includes(e.code) ? `${e.message} (${e.code})` : String(e?.message ?? err);
 }
 
+/**
+ * Through a jump host, a short reply (output, then the exit status) can sit ~40 ms on the way:
+ * the host's sshd holds its second small write (Nagle) until the jump host ACKs the first, and
+ * the jump host delays that ACK, having nothing to send back. Any packet from us carries the
+ * ACK along; a keepalive request is one ssh2 can send at any time (its reply is expected).
+ */
+function nudge(client: Client): void {
+  const internals = client as unknown as { _protocol?: { ping(): void }; _callbacks?: Array<() => void> };
+  if (!internals._protocol?.ping || !Array.isArray(internals._callbacks)) return;
+  internals._callbacks.push(() => undefined);
+  internals._protocol.ping();
+}
+
 /** A TCP socket without Nagle's delay: small SSH packets (one per command) must not wait for ACKs. */
 function tcpSocket(host: string, port: number): Socket {
   const sock = new Socket();
@@ -133,8 +146,9 @@ export class HostConnection {
           ch.signal('KILL');
           ch.close();
         }, timeoutMs);
-        ch.on('data', (d: Buffer) => out.push(d));
-        ch.stderr.on('data', (d: Buffer) => errOut.push(d));
+        const jumped = this.target.jump !== undefined;
+        ch.on('data', (d: Buffer) => (out.push(d), jumped && nudge(client)));
+        ch.stderr.on('data', (d: Buffer) => (errOut.push(d), jumped && nudge(client)));
         ch.on('error', () => undefined); // surfaced through 'close' without an exit status
         ch.on('exit', (code: number | null, signal?: string) => (exit = { code, signal }));
         ch.on('close', () => {
