@@ -74,13 +74,16 @@ function describe(err: unknown): string {
  * the host's sshd holds its second small write (Nagle) until the jump host ACKs the first, and
  * the jump host delays that ACK, having nothing to send back. Any packet from us carries the
  * ACK along; a keepalive request is one ssh2 can send at any time (its reply is expected).
+ * One at a time per connection, so a large output does not send one per chunk.
  */
 function nudge(client: Client): void {
   const internals = client as unknown as { _protocol?: { ping(): void }; _callbacks?: Array<() => void> };
-  if (!internals._protocol?.ping || !Array.isArray(internals._callbacks)) return;
-  internals._callbacks.push(() => undefined);
+  if (nudging.has(client) || !internals._protocol?.ping || !Array.isArray(internals._callbacks)) return;
+  nudging.add(client);
+  internals._callbacks.push(() => nudging.delete(client));
   internals._protocol.ping();
 }
+const nudging = new WeakSet<Client>();
 
 /** A TCP socket without Nagle's delay: small SSH packets (one per command) must not wait for ACKs. */
 function tcpSocket(host: string, port: number): Socket {
