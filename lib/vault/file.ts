@@ -89,7 +89,8 @@ export class VaultFile {
       }
       map = next;
     }
-    map.set(path[path.length - 1], text);
+    // A node, not a plain string, so #collect (which walks nodes) sees the new value.
+    map.set(path[path.length - 1], this.doc.createNode(text));
     this.#dirty = true;
     this.#collect();
   }

@@ -36,22 +36,15 @@ function registryUsers(vault: DeploymentVault): Record<string, Secret> {
 
 /**
  * Secrets the deployment makes up itself when the vault lacks them, saved before they are used:
- * the registry's HTTP secret and, when no user exists at all, an `admin` password. Returns the
- * vault with them (a view: VaultFile.get does not yet see keys set in the same process).
+ * the registry's HTTP secret and, when no user exists at all, an `admin` password.
  */
-export async function ensureGeneratedSecrets(vault: DeploymentVault): Promise<DeploymentVault> {
-  const created = new Map<string, Secret>();
-  if (!vault.get(HTTP_SECRET_KEY)) created.set(HTTP_SECRET_KEY, new Secret(randomSecret()));
-  if (Object.keys(registryUsers(vault)).length === 0) created.set(`${USERS_KEY}.admin`, new Secret(randomSecret()));
-  if (created.size === 0) return vault;
-  for (const [key, value] of created) vault.set(key, value.reveal());
+export async function ensureGeneratedSecrets(vault: DeploymentVault): Promise<void> {
+  const missing: string[] = [];
+  if (!vault.get(HTTP_SECRET_KEY)) missing.push(HTTP_SECRET_KEY);
+  if (Object.keys(registryUsers(vault)).length === 0) missing.push(`${USERS_KEY}.admin`);
+  if (missing.length === 0) return;
+  for (const key of missing) vault.set(key, randomSecret());
   await vault.save();
-  return {
-    get: (key) => created.get(key) ?? vault.get(key),
-    set: (key, value) => vault.set(key, value),
-    save: () => vault.save(),
-    keys: () => [...new Set([...vault.keys(), ...created.keys()])],
-  };
 }
 
 /** The certificate's first DNS name: ensurePki puts the public name there (and in the CN). */
@@ -68,7 +61,8 @@ function publicNameOf(certPem: string, certsDir: string): string {
  */
 export async function deploymentVars(opts: { vault: DeploymentVault; certsDir: string }): Promise<Vars> {
   const pki = await loadPki(opts);
-  const vault = await ensureGeneratedSecrets(opts.vault);
+  const { vault } = opts;
+  await ensureGeneratedSecrets(vault);
   return {
     registry_public_name: publicNameOf(pki.certPem, opts.certsDir),
     tls_ca_pem: pki.caPem,

@@ -229,6 +229,19 @@ t.test('VaultFile: named secrets, nested keys, Secret values', async (t) => {
   t.equal(redact('+  MC4CAQAwBQYDK2VwBCIEIFixtureFixtureFixtureFixtureFixture01'), '+  ********');
 });
 
+t.test('VaultFile.set: a new key is readable at once, before and after save', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hm-vault-set-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const vault = await VaultFile.open(join(dir, 'v.yaml'), password, { create: true });
+  vault.set('registry_users.alice', 'Alice-Pass-0001');
+  vault.set('plain', 'Plain-Pass-0002');
+  t.equal(vault.get('registry_users.alice')?.reveal(), 'Alice-Pass-0001');
+  t.same(vault.keys(), ['registry_users.alice', 'plain']);
+  t.ok(await vault.save());
+  const again = await VaultFile.open(join(dir, 'v.yaml'), password);
+  t.equal(again.require('plain').reveal(), 'Plain-Pass-0002');
+});
+
 t.test('Secret prints, interpolates, logs and serialises as ********', async (t) => {
   const s = new Secret('Sup3r-Secret-Value');
   t.equal(String(s), '********');
