@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { NodeSSH, type Config } from 'node-ssh';
-import type { Client, SFTPWrapper } from 'ssh2';
+import type { SFTPWrapper } from 'ssh2';
 import type { SshTarget } from '../inventory/types.ts';
 import { CommandTimeoutError, ConnectionLostError, UnreachableError } from './errors.ts';
 import {
@@ -69,22 +69,6 @@ function describe(err: unknown): string {
   return e?.code && !String(e.message).includes(e.code) ? `${e.message} (${e.code})` : String(e?.message ?? err);
 }
 
-/**
- * Through a jump host, a short reply (output, then the exit status) can sit ~40 ms on the way:
- * the host's sshd holds its second small write (Nagle) until the jump host ACKs the first, and
- * the jump host delays that ACK, having nothing to send back. Any packet from us carries the
- * ACK along; a keepalive request is one ssh2 can send at any time (its reply is expected).
- * One at a time per connection, so a large output does not send one per chunk.
- */
-function nudge(client: Client): void {
-  const internals = client as unknown as { _protocol?: { ping(): void }; _callbacks?: Array<() => void> };
-  if (nudging.has(client) || !internals._protocol?.ping || !Array.isArray(internals._callbacks)) return;
-  nudging.add(client);
-  internals._callbacks.push(() => nudging.delete(client));
-  internals._protocol.ping();
-}
-const nudging = new WeakSet<Client>();
-
 /** A TCP socket without Nagle's delay: small SSH packets (one per command) must not wait for ACKs. */
 function tcpSocket(host: string, port: number): Socket {
   const sock = new Socket();
@@ -102,6 +86,7 @@ export class HostConnection {
   #ssh: NodeSSH | null = null;
   #opening: Promise<NodeSSH> | null = null;
   #sftp: Promise<SFTPWrapper> | null = null;
+  #interactive: Promise<void> | undefined;
   #closed = false;
 
   constructor(
@@ -137,6 +122,7 @@ export class HostConnection {
     const stdin = viaStdin ? script : opts.stdin;
     const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs;
     this.stats.exec++;
+    this.#interactive ??= Promise.resolve();
     return new Promise((resolve, reject) => {
       client.exec(line, (err, ch) => {
         if (err) return reject(this.#lost(err));
@@ -149,9 +135,8 @@ export class HostConnection {
           ch.signal('KILL');
           ch.close();
         }, timeoutMs);
-        const jumped = this.target.jump !== undefined;
-        ch.on('data', (d: Buffer) => (out.push(d), jumped && nudge(client)));
-        ch.stderr.on('data', (d: Buffer) => (errOut.push(d), jumped && nudge(client)));
+        ch.on('data', (d: Buffer) => out.push(d));
+        ch.stderr.on('data', (d: Buffer) => errOut.push(d));
         ch.on('error', () => undefined); // surfaced through 'close' without an exit status
         ch.on('exit', (code: number | null, signal?: string) => (exit = { code, signal }));
         ch.on('close', () => {
@@ -200,6 +185,14 @@ export class HostConnection {
   /** Opens a channel from this host to address:port (it is the jump for that host). */
   async forwardOut(address: string, port: number): Promise<Readable> {
     const ssh = await this.ssh();
+    // sshd turns Nagle off on a connection's socket when the connection runs its first session.
+    // A jump host that only forwards would otherwise hold each small packet it relays back to us
+    // ~40 ms (Nagle waiting for our delayed ACK): one empty exec first, unless one ran already.
+    this.#interactive ??= this.exec('true').then(
+      () => undefined,
+      () => undefined,
+    );
+    await this.#interactive;
     this.stats.forwards++;
     try {
       return await ssh.forwardOut('127.0.0.1', 0, address, port);
@@ -264,6 +257,7 @@ export class HostConnection {
       if (this.#ssh === ssh) this.#ssh = null;
     });
     this.#ssh = ssh;
+    this.#interactive = undefined;
     return ssh;
   }
 
