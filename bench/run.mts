@@ -21,7 +21,7 @@ import { harbormasterStartup, harbormasterTool } from './lib/harbormaster.ts';
 import { downLab, freshLab, labCost, wipe, type BenchLab } from './lib/lab.ts';
 import { describeMachine } from './lib/machine.ts';
 import { BENCH_DIR, REPO_DIR } from './lib/paths.ts';
-import { renderResults, type ConvergeRow, type Results, type ScaleRow } from './lib/report.ts';
+import { newSeries, renderResults, type ConvergeRow, type Results, type Series } from './lib/report.ts';
 import { checkRecap, type RoundTrips } from './lib/tool.ts';
 import { ansibleTool, type Tool } from './lib/tools.ts';
 import { benchUpload, execLatency } from './lib/upload.ts';
@@ -69,15 +69,30 @@ function options() {
 const samplesAt = (hosts: number, samples: number) => (hosts >= 20 ? 1 : samples);
 
 /** First converge on fresh trees, then the no-op rerun, for one tool; both are checked, not just timed. */
-async function convergeOnce(tool: Tool, lab: BenchLab) {
+async function convergeOnce(tool: Tool, lab: BenchLab, into: Series): Promise<void> {
   await wipe(lab, tool.root);
   const first = await tool.run(lab);
   checkRecap(tool.name, 'first converge', first, lab.hosts.length, tool.firstChanged);
   const rerun = await tool.run(lab);
   checkRecap(tool.name, 'no-op rerun', rerun, lab.hosts.length, 0);
   await tool.endSample();
+  into.first.push(first.seconds);
+  into.rerun.push(rerun.seconds);
+  if (first.innerSeconds !== undefined) into.firstInner.push(first.innerSeconds);
+  if (rerun.innerSeconds !== undefined) into.rerunInner.push(rerun.innerSeconds);
   progress(`  ${tool.name}: first converge ${first.seconds.toFixed(2)} s, rerun ${rerun.seconds.toFixed(2)} s`);
-  return { first: first.seconds, rerun: rerun.seconds, firstInner: first.innerSeconds, rerunInner: rerun.innerSeconds };
+}
+
+/** Both tools at one host count, alternating which goes first so neither always meets the colder machine. */
+async function compare(tools: { hm: Tool; ansible: Tool }, lab: BenchLab, samples: number): Promise<ConvergeRow> {
+  const row: ConvergeRow = { hosts: lab.hosts.length, hm: newSeries(), ansible: newSeries() };
+  for (let s = 0; s < samples; s++) {
+    progress(`${row.hosts} host(s), sample ${s + 1}/${samples}`);
+    for (const key of s % 2 ? (['hm', 'ansible'] as const) : (['ansible', 'hm'] as const)) {
+      await convergeOnce(tools[key], lab, row[key]);
+    }
+  }
+  return row;
 }
 
 const mean = (xs: RoundTrips[]): RoundTrips => ({
@@ -89,7 +104,7 @@ async function main(): Promise<void> {
   const o = options();
   const work = path.join(tmpdir(), 'harbormaster-bench');
   await mkdir(work, { recursive: true, mode: 0o700 });
-  const results: Results = { machine: await describeMachine(REPO_DIR), quick: o.quick, converge: [], scale: [], roundTrips: [], notes: [] };
+  const results: Results = { machine: await describeMachine(REPO_DIR), converge: [], scale: [], roundTrips: [], notes: [] };
   const hm = harbormasterTool();
   const ansible = ansibleTool(work);
   progress(`harbormaster ${results.machine.gitSha}, ${results.machine.ansible}, ${results.machine.cores} cores`);
@@ -106,43 +121,22 @@ async function main(): Promise<void> {
       const lab = await freshLab(work, n, progress);
       progress(`lab up in ${lab.upSeconds.toFixed(1)} s`);
       const samples = samplesAt(n, o.samples);
-      const scale: ScaleRow | undefined = scaleAt.includes(n)
-        ? { hosts: n, first: [], rerun: [], labUpSeconds: lab.upSeconds, labPssMiB: 0, labUpperMiB: 0 }
-        : undefined;
+      let hmSeries: Series | undefined;
       if (compareAt.includes(n)) {
-        const row: ConvergeRow = { hosts: n, first: { hm: [], other: [] }, rerun: { hm: [], other: [] }, hmInner: { first: [], rerun: [] } };
-        for (let s = 0; s < samples; s++) {
-          progress(`${n} host(s), sample ${s + 1}/${samples}`);
-          // alternate which tool goes first, so neither always meets the colder machine
-          for (const tool of s % 2 ? [hm, ansible] : [ansible, hm]) {
-            const r = await convergeOnce(tool, lab);
-            const pair = tool === hm ? 'hm' : 'other';
-            row.first[pair].push(r.first);
-            row.rerun[pair].push(r.rerun);
-            if (tool === hm) {
-              row.hmInner.first.push(r.firstInner ?? NaN);
-              row.hmInner.rerun.push(r.rerunInner ?? NaN);
-            }
-          }
-        }
+        const row = await compare({ hm, ansible }, lab, samples);
         results.converge.push(row);
-        scale?.first.push(...row.first.hm);
-        scale?.rerun.push(...row.rerun.hm);
+        hmSeries = row.hm;
         progress(`${n} host(s): counting round trips of a no-op rerun`);
         const [hmTrips, anTrips] = [await hm.countRerun(lab), await ansible.countRerun(lab)];
         results.roundTrips.push({ hosts: n, hm: mean([...hmTrips.values()]), ansible: mean([...anTrips.values()]) });
-      } else if (scale) {
-        for (let s = 0; s < samples; s++) {
-          const r = await convergeOnce(hm, lab);
-          scale.first.push(r.first);
-          scale.rerun.push(r.rerun);
-        }
+      } else if (scaleAt.includes(n)) {
+        hmSeries = newSeries();
+        for (let s = 0; s < samples; s++) await convergeOnce(hm, lab, hmSeries);
       }
-      if (scale) {
+      if (hmSeries && scaleAt.includes(n)) {
         const cost = await labCost(lab);
-        Object.assign(scale, { labPssMiB: cost.pssMiB, labUpperMiB: cost.upperMiB });
-        results.scale.push(scale);
-        progress(`lab memory ${cost.pssMiB.toFixed(0)} MiB PSS (MemAvailable fell ${lab.memAvailableDropMiB.toFixed(0)} MiB), upper dirs ${cost.upperMiB.toFixed(1)} MiB`);
+        results.scale.push({ hosts: n, hm: hmSeries, labUpSeconds: lab.upSeconds, labPssMiB: cost.pssMiB, labUpperMiB: cost.upperMiB });
+        progress(`lab memory ${cost.pssMiB.toFixed(0)} MiB PSS, upper dirs ${cost.upperMiB.toFixed(1)} MiB`);
       }
       if (n === 1 && o.only.has('upload')) {
         results.upload = await benchUpload(lab, work, o.uploadMiB, o.samples, progress);

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { labDown, labExec, labMemoryKiB, labUp, type LabInfo } from '../../lib/lab/index.ts';
 import { mustRun } from './proc.ts';
@@ -11,18 +10,11 @@ export interface BenchLab {
   /** The bench hosts: the registry hosts, reached through the bastion by both tools. */
   hosts: LabInfo['hosts'];
   upSeconds: number;
-  /** MemAvailable drop while the lab came up (noisy: other work on the machine moves it too). */
-  memAvailableDropMiB: number;
-}
-
-async function memAvailableKiB(): Promise<number> {
-  return Number(/^MemAvailable:\s+(\d+)/m.exec(await readFile('/proc/meminfo', 'utf8'))?.[1] ?? 0);
 }
 
 /** A fresh lab of `registries` bench hosts (anything left from an earlier run is removed first). */
 export async function freshLab(work: string, registries: number, progress: (m: string) => void): Promise<BenchLab> {
   await labDown({ name: BENCH_LAB.name });
-  const before = await memAvailableKiB();
   const started = performance.now();
   const info = await labUp({
     ...BENCH_LAB,
@@ -35,7 +27,6 @@ export async function freshLab(work: string, registries: number, progress: (m: s
     info,
     hosts: info.hosts.filter((h) => h.group === 'registry'),
     upSeconds,
-    memAvailableDropMiB: (before - (await memAvailableKiB())) / 1024,
   };
 }
 

@@ -8,18 +8,26 @@ export interface Pair {
   other: number[];
 }
 
+/** One tool's converge samples at one host count, in seconds. */
+export interface Series {
+  first: number[];
+  rerun: number[];
+  /** The tool's own run time without process start-up (harbormaster's recap wallMs), when it reports one. */
+  firstInner: number[];
+  rerunInner: number[];
+}
+
+export const newSeries = (): Series => ({ first: [], rerun: [], firstInner: [], rerunInner: [] });
+
 export interface ConvergeRow {
   hosts: number;
-  first: Pair;
-  rerun: Pair;
-  /** harbormaster's in-process time (recap wallMs), to tell start-up from work. */
-  hmInner: { first: number[]; rerun: number[] };
+  hm: Series;
+  ansible: Series;
 }
 
 export interface ScaleRow {
   hosts: number;
-  first: number[];
-  rerun: number[];
+  hm: Series;
   labUpSeconds: number;
   /** Proportional set size of every process in the lab's hosts. */
   labPssMiB: number;
@@ -38,7 +46,6 @@ export interface RoundTripRow {
 
 export interface Results {
   machine: Machine;
-  quick: boolean;
   converge: ConvergeRow[];
   scale: ScaleRow[];
   roundTrips: RoundTripRow[];
@@ -62,6 +69,12 @@ interface Line {
 const s = (x: number) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3)) + ' s';
 const n = (xs: number[]) => (xs.length > 1 ? ` (med of ${xs.length})` : '');
 
+/** `2.12 s (med of 3) (run 1.67 s)`: wall time, and the tool's own run time when known. */
+function withInner(x: Series, key: 'first' | 'rerun'): string {
+  const inner = key === 'first' ? x.firstInner : x.rerunInner;
+  return s(median(x[key])) + n(x[key]) + (inner.length ? ` (run ${s(median(inner))})` : '');
+}
+
 /** ratio hm/other, and whether it meets `want` (a bound on the ratio) */
 function ratioCell(hm: number, other: number, want?: { max?: number; min?: number }, better = 'faster'): { ratio: string; target: string } {
   const r = hm / other;
@@ -76,14 +89,18 @@ function ratioCell(hm: number, other: number, want?: { max?: number; min?: numbe
 function lines(r: Results): Line[] {
   const out: Line[] = [];
   for (const c of r.converge) {
-    for (const [what, p, inner, max] of [
-      ['first converge', c.first, c.hmInner.first, 0.1],
-      ['no-op rerun', c.rerun, c.hmInner.rerun, 0.05],
+    for (const [what, key, max] of [
+      ['first converge', 'first', 0.1],
+      ['no-op rerun', 'rerun', 0.05],
     ] as const) {
-      const hm = median(p.hm);
-      const an = median(p.other);
-      const work = inner.length ? ` (run ${s(median(inner))})` : '';
-      out.push({ figure: `${what}, ${c.hosts} host${c.hosts > 1 ? 's' : ''}`, hm: s(hm) + n(p.hm) + work, other: s(an) + n(p.other), ...ratioCell(hm, an, { max }) });
+      const hm = median(c.hm[key]);
+      const an = median(c.ansible[key]);
+      out.push({
+        figure: `${what}, ${c.hosts} host${c.hosts > 1 ? 's' : ''}`,
+        hm: withInner(c.hm, key),
+        other: s(an) + n(c.ansible[key]),
+        ...ratioCell(hm, an, { max }),
+      });
     }
   }
   for (const t of r.roundTrips) {
@@ -131,9 +148,9 @@ export function scaleTable(r: Results): string {
     head,
     ...r.scale.map((x) => [
       String(x.hosts),
-      s(median(x.first)) + n(x.first),
-      s(median(x.rerun)) + n(x.rerun),
-      s(median(x.rerun) / x.hosts),
+      withInner(x.hm, 'first'),
+      withInner(x.hm, 'rerun'),
+      s(median(x.hm.rerun) / x.hosts),
       s(x.labUpSeconds),
       `${x.labPssMiB.toFixed(0)} MiB (${(x.labPssMiB / (x.hosts + 1)).toFixed(1)} MiB/host)`,
       `${x.labUpperMiB.toFixed(1)} MiB`,
