@@ -243,7 +243,7 @@ export class HostConnection {
       );
     };
     try {
-      config.sock = t.jump ? await this.forward(t.jump, t.address, t.port) : tcpSocket(t.address, t.port);
+      config.sock = t.jump ? await this.#forwardWithin(t.jump) : tcpSocket(t.address, t.port);
       await ssh.connect(config);
     } catch (err) {
       ssh.dispose();
@@ -259,6 +259,18 @@ export class HostConnection {
     this.#ssh = ssh;
     this.#interactive = undefined;
     return ssh;
+  }
+
+  /** The channel through the jump host, or an error once the connect timeout has passed. */
+  #forwardWithin(jump: SshTarget): Promise<Readable> {
+    const ms = this.settings.connectTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no channel through ${jump.name} within ${ms / 1000}s`)), ms);
+      this.forward(jump, this.target.address, this.target.port).then(
+        (sock) => (clearTimeout(timer), resolve(sock)),
+        (err) => (clearTimeout(timer), reject(err)),
+      );
+    });
   }
 
   async #config(): Promise<Config> {

@@ -150,7 +150,8 @@ t.test('engine faults on the lab', async (t) => {
       await exec(info, 'registry-1', 'rm -f /opt/big/payload.bin');
       const [run] = await Promise.all([
         runCollect(inv, [role]),
-        midUpload("service ssh stop >/dev/null; pkill -KILL -f '^sshd: root'; true"),
+        // The listener first (and gone), then every session: nothing may accept the reconnection.
+        midUpload("service ssh stop >/dev/null; while pgrep -f '^sshd: /usr/sbin/sshd' >/dev/null; do sleep 0.05; done; pkill -KILL -f '^sshd:'; true"),
       ]);
       t.equal(run.result.exitCode, 4);
       t.match(run.result.hosts['registry-1'], { unreachable: 1 });
