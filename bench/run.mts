@@ -12,7 +12,7 @@
  *   --keep-lab         leave the last lab up
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runMain } from '../lib/cli.ts';
@@ -148,6 +148,7 @@ async function main(): Promise<void> {
     if (!o.keepLab) await downLab();
   }
 
+  results.machine.load.end = loadavg()[0];
   const report = renderResults(results);
   process.stdout.write('\n' + report + '\n');
   if (!o.quick) {

@@ -12,6 +12,8 @@ export interface Machine {
   python: string;
   openssh: string;
   gitSha: string;
+  /** 1-minute load average when the run started and ended: other work on the machine skews results. */
+  load: { start: number; end?: number };
 }
 
 const firstLine = (s: string) => s.trim().split('\n')[0] ?? '';
@@ -36,5 +38,6 @@ export async function describeMachine(repo: string): Promise<Machine> {
     python,
     openssh: firstLine(ssh.stderr),
     gitSha: sha.stdout.trim() + (dirty.stdout.trim() ? ' (+ uncommitted changes)' : ''),
+    load: { start: os.loadavg()[0]! },
   };
 }

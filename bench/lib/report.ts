@@ -163,6 +163,7 @@ export function machineLines(m: Machine): string[] {
     `- date: ${m.date}`,
     `- machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB memory, ${m.kernel}`,
     `- versions: node ${m.node}, ${m.ansible} (python ${m.python}), ${m.openssh}, harbormaster ${m.gitSha}`,
+    `- 1-minute load average: ${m.load.start.toFixed(1)} at the start, ${m.load.end?.toFixed(1) ?? '?'} at the end (other work on the machine shows here)`,
   ];
 }
 
