@@ -23,6 +23,7 @@ import {
   trustCaLocally,
   trustCaOnHost,
   wantedSans,
+  registryPublicName,
   type Ensured,
 } from '../lib/pki/index.ts';
 import { redact, type Secret } from '../lib/secret.ts';
@@ -95,21 +96,7 @@ async function registryHosts(): Promise<Host[]> {
   return selectHosts(inventory, REGISTRY_GROUP); // fails naming the pattern when the group is empty
 }
 
-/** registry_public_name from the registry hosts, else --name; both given and different is an error. */
-function publicNameOf(hosts: Host[]): string {
-  const flag = flags.name;
-  const fromInventory = [...new Set(hosts.map((h) => h.vars.registry_public_name).filter((v) => v !== undefined).map(String))];
-  if (fromInventory.length > 1) {
-    throw new UserError(`${flags.inventory}: registry hosts disagree on registry_public_name (${fromInventory.join(', ')})`);
-  }
-  const [name] = fromInventory;
-  if (name && flag && flag !== name) {
-    throw new UserError(`${flags.inventory} sets registry_public_name ${name} but --name says ${flag}: drop one`);
-  }
-  const chosen = name ?? flag;
-  if (!chosen) throw new UserError(`${flags.inventory}: no registry_public_name for the registry hosts: set it or pass --name`);
-  return chosen;
-}
+const publicNameOf = (hosts: Host[]): string => registryPublicName(hosts, flags.inventory, flags.name);
 
 /** The public name without needing an inventory when --name is given and no inventory exists. */
 async function publicName(): Promise<string> {

@@ -1,19 +1,61 @@
 // Converges the whole site: every role, in order, on the hosts of an inventory.
-//   npx zx scripts/site.mts [-i INVENTORY] [flags]   (default inventory: inventory/lab.yaml; see --help)
+//   npx zx scripts/site.mts [-i INVENTORY] [flags]
+// Without -i it runs on the embedded default, the local lab: brings it up (installing what it
+// needs), keeps its secrets in vault/lab.yaml under a generated password file, then converges.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { runMain } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
-import { loadRole, parseRunArgs, RUN_FLAGS_HELP, runCommand, scriptArgs } from '../lib/run/cli.ts';
+import { assertRoot } from '../lib/lab/deps.ts';
+import { labUp, type LabInfo } from '../lib/lab/index.ts';
+import { loadRole, parseRunArgs, RUN_FLAGS_HELP, runCommand, scriptArgs, type RunCommand } from '../lib/run/cli.ts';
+import { writePrivateFile } from '../lib/vault/write.ts';
 
 /** The site's roles, in the order they run. */
-const SITE_ROLES = ['demo'];
+const SITE_ROLES = ['bastion', 'proxy', 'registry'];
 
-const USAGE = `usage: npx zx scripts/site.mts [-i INVENTORY] [flags]\nruns roles: ${SITE_ROLES.join(', ')}\n\n${RUN_FLAGS_HELP}`;
+const LAB = { name: 'lab', vault: 'vault/lab.yaml', passwordFile: 'vault/lab.password', certsDir: 'certs/lab' };
+
+const USAGE = `usage: npx zx scripts/site.mts [-i INVENTORY] [flags]
+runs roles: ${SITE_ROLES.join(', ')}
+without -i: brings up the local lab "${LAB.name}" and runs on it (vault ${LAB.vault}, password file
+${LAB.passwordFile} made on first use, certificates in ${LAB.certsDir})
+
+${RUN_FLAGS_HELP}`;
+
+/** The lab's defaults, under whatever the user gave explicitly. */
+async function onTheLab(cmd: RunCommand): Promise<LabInfo> {
+  assertRoot();
+  process.stderr.write(`lab ${LAB.name}: bringing it up (idempotent)\n`);
+  const lab = await labUp({ name: LAB.name, onProgress: (msg) => process.stderr.write(`  ${msg}\n`) });
+  cmd.vaultFile ??= LAB.vault;
+  cmd.certsDir ??= LAB.certsDir;
+  if (!cmd.vaultPasswordFile) {
+    // A lab's vault needs no typing: its password lives beside it, 0600 and git-ignored.
+    if (!existsSync(LAB.passwordFile)) await writePrivateFile(LAB.passwordFile, randomBytes(24).toString('base64url') + '\n');
+    cmd.vaultPasswordFile = LAB.passwordFile;
+  }
+  return lab;
+}
+
+function howToUse(lab: LabInfo, cmd: RunCommand): string {
+  const bastion = lab.hosts.find((h) => h.group === 'bastion')!;
+  return `
+The lab registry is up: https://registry.lab.test/ (the bastion, ${bastion.address}; map the name in /etc/hosts)
+  CA certificate   ${cmd.certsDir}/ca.crt   (docker: npx zx scripts/certs.mts trust --local -i ${lab.inventoryFile} --certs-dir ${cmd.certsDir})
+  admin password   npx zx scripts/vault.mts get ${cmd.vaultFile} registry_users.admin --vault-password-file ${cmd.vaultPasswordFile}
+  hosts            npx zx scripts/lab.mts ssh bastion | registry-1
+`;
+}
 
 await runMain('site', async () => {
   const cmd = parseRunArgs(scriptArgs(import.meta.url));
   if (cmd.help) return void console.log(USAGE);
   if (cmd.positionals.length) throw new UserError(`unexpected argument "${cmd.positionals[0]}"; see --help`);
+  const lab = cmd.inventory ? undefined : await onTheLab(cmd);
   const roles = [];
   for (const name of SITE_ROLES) roles.push(await loadRole(name));
-  return runCommand(cmd, cmd.inventory ?? 'inventory/lab.yaml', roles);
+  const code = await runCommand(cmd, cmd.inventory ?? lab!.inventoryFile, roles);
+  if (lab && code === 0 && !cmd.json && !cmd.listSteps && !cmd.options.check) process.stdout.write(howToUse(lab, cmd));
+  return code;
 });

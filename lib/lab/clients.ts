@@ -51,6 +51,8 @@ function inventory(plan: LabPlan): string {
         ansible_ssh_private_key_file: plan.keyFile,
         ansible_ssh_common_args: pinned,
         lab_name: plan.name,
+        // The name clients use for the registry; the server certificate carries it.
+        registry_public_name: 'registry.lab.test',
       },
       children: {
         bastion: { hosts: { [bastion.name]: { ansible_host: bastion.address } } },

@@ -87,3 +87,21 @@ export function sanChanges(have: San[], want: San[]): string {
   const removed = [...haveSet].filter((s) => !wantSet.has(s)).map((s) => `-${s}`);
   return [...added, ...removed].join(' ');
 }
+
+/**
+ * The registry's public name: registry_public_name of the registry hosts, else `flag`
+ * (certs.mts --name). `where` names the inventory in errors.
+ */
+export function registryPublicName(hosts: Host[], where: string, flag?: string): string {
+  const fromInventory = [...new Set(hosts.map((h) => h.vars.registry_public_name).filter((v) => v !== undefined).map(String))];
+  if (fromInventory.length > 1) {
+    throw new UserError(`${where}: registry hosts disagree on registry_public_name (${fromInventory.join(', ')})`);
+  }
+  const [name] = fromInventory;
+  if (name && flag && flag !== name) {
+    throw new UserError(`${where} sets registry_public_name ${name} but --name says ${flag}: drop one`);
+  }
+  const chosen = name ?? flag;
+  if (!chosen) throw new UserError(`${where}: no registry_public_name for the registry hosts: set it or pass --name`);
+  return chosen;
+}

@@ -6,11 +6,14 @@ import { UserError } from '../errors.ts';
 import { loadInventory, VaultPasswordNeeded } from '../inventory/index.ts';
 import type { Inventory } from '../inventory/types.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
-import { resolveVaultPassword, vaultDecryptor } from '../vault/index.ts';
+import { DEFAULT_VAULT_FILE, resolveVaultPassword, VaultFile, vaultDecryptor } from '../vault/index.ts';
+import type { Secret } from '../secret.ts';
+import { redact } from '../secret.ts';
 import { listSteps } from './list.ts';
 import { humanReporter, jsonReporter } from './report.ts';
 import { runRoles } from './runner.ts';
-import type { Role, RunOptions } from './types.ts';
+import type { PrepareContext, Role, RunOptions } from './types.ts';
+import type { Vars } from '../inventory/types.ts';
 
 export const RUN_FLAGS_HELP = `  -i, --inventory FILE        inventory (Ansible YAML or INI)
   -l, --limit PATTERN         only these hosts (Ansible host patterns)
@@ -24,7 +27,10 @@ export const RUN_FLAGS_HELP = `  -i, --inventory FILE        inventory (Ansible 
       --json                  one JSON event per line instead of text
       --host-key-checking M   strict (default) | accept-new (record unknown keys) | off (warns)
       --known-hosts FILE      known_hosts to use for every host
-      --vault-password-file F vault password file (asked only if the inventory holds vault values)
+      --vault-password-file F vault password file (else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt;
+                              asked only when the inventory or a role needs the vault)
+      --vault FILE            the deployment's vault of secrets (default vault/secrets.yaml)
+      --certs-dir DIR         the deployment's public certificates (default certs)
   -v, --verbose               show the output of changed steps
   -h, --help                  this help`;
 
@@ -42,6 +48,8 @@ const OPTIONS = {
   'host-key-checking': { type: 'string' },
   'known-hosts': { type: 'string' },
   'vault-password-file': { type: 'string' },
+  vault: { type: 'string' },
+  'certs-dir': { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -54,6 +62,10 @@ export interface RunCommand {
   listSteps: boolean;
   json: boolean;
   vaultPasswordFile?: string;
+  /** Default vault/secrets.yaml. */
+  vaultFile?: string;
+  /** Default certs. */
+  certsDir?: string;
   help: boolean;
 }
 
@@ -81,6 +93,8 @@ export function parseRunArgs(args: string[]): RunCommand {
     listSteps: Boolean(v['list-steps']),
     json: Boolean(v.json),
     vaultPasswordFile: v['vault-password-file'],
+    vaultFile: v.vault,
+    certsDir: v['certs-dir'],
     help: Boolean(v.help),
     options: {
       check: Boolean(v.check),
@@ -97,21 +111,50 @@ export function parseRunArgs(args: string[]): RunCommand {
   };
 }
 
+/** The vault password, asked for at most once per run and only when something needs it. */
+export function passwordSource(file: string | undefined): (opts: { confirm?: boolean; required?: boolean }) => Promise<Secret | undefined> {
+  let password: Secret | undefined;
+  return async (opts) => (password ??= await resolveVaultPassword({ file, ...opts }));
+}
+type PasswordSource = ReturnType<typeof passwordSource>;
+
 /** Loads without a password first, so an inventory without vault values never asks for one. */
-export async function loadRunInventory(file: string, vaultPasswordFile?: string): Promise<Inventory> {
+export async function loadRunInventory(file: string, password: PasswordSource = passwordSource(undefined)): Promise<Inventory> {
   if (!existsSync(file)) throw new UserError(`inventory ${file} not found (give one with -i FILE)`);
-  if (vaultPasswordFile) {
-    const password = await resolveVaultPassword({ file: vaultPasswordFile });
-    return loadInventory(file, { decrypt: vaultDecryptor(password!) });
-  }
   try {
     return await loadInventory(file);
   } catch (err) {
     if (!(err instanceof VaultPasswordNeeded)) throw err;
-    const password = await resolveVaultPassword({ required: false });
-    if (!password) throw err;
-    return loadInventory(file, { decrypt: vaultDecryptor(password) });
+    const secret = await password({ required: false });
+    if (!secret) throw err;
+    return loadInventory(file, { decrypt: vaultDecryptor(secret) });
   }
+}
+
+/** Runs each distinct `prepare` of the roles once, on the controller; their vars merged in role order. */
+async function prepareRoles(roles: Role[], cmd: RunCommand, inventory: Inventory, password: PasswordSource): Promise<Vars> {
+  const prepares = [...new Set(roles.map((r) => r.prepare).filter((p) => p !== undefined))];
+  if (prepares.length === 0) return {};
+  let vault: Promise<VaultFile> | undefined;
+  const vaultFile = cmd.vaultFile ?? DEFAULT_VAULT_FILE;
+  const ctx: PrepareContext = {
+    inventory,
+    check: cmd.options.check,
+    certsDir: cmd.certsDir ?? 'certs',
+    say: (line) => process.stderr.write(`${redact(line)}\n`),
+    vault: () =>
+      (vault ??= (async () => {
+        const exists = existsSync(vaultFile);
+        if (!exists && cmd.options.check) {
+          throw new UserError(`vault ${vaultFile} does not exist yet: run once without --check to create it`);
+        }
+        const secret = await password({ confirm: !exists, required: true });
+        return VaultFile.open(vaultFile, secret!, { create: true });
+      })()),
+  };
+  let vars: Vars = {};
+  for (const prepare of prepares) vars = { ...vars, ...(await prepare(ctx)) };
+  return vars;
 }
 
 /** roles/<name>/index.ts, whose default export is the Role. */
@@ -127,7 +170,8 @@ export async function loadRole(name: string): Promise<Role> {
 
 /** Lists or runs roles as the flags say; returns the exit code. */
 export async function runCommand(cmd: RunCommand, inventoryFile: string, roles: Role[]): Promise<number> {
-  const inv = await loadRunInventory(inventoryFile, cmd.vaultPasswordFile);
+  const password = passwordSource(cmd.vaultPasswordFile);
+  const inv = await loadRunInventory(inventoryFile, password);
   if (cmd.listSteps) {
     process.stdout.write(await listSteps(inv, roles, cmd.options));
     return 0;
@@ -135,7 +179,8 @@ export async function runCommand(cmd: RunCommand, inventoryFile: string, roles: 
   const sink = cmd.json
     ? jsonReporter(process.stdout)
     : humanReporter(process.stdout, process.stderr, { verbose: cmd.options.verbose });
-  const result = await runRoles(inv, roles, cmd.options, sink);
+  const extraVars = { ...(await prepareRoles(roles, cmd, inv, password)), ...cmd.options.extraVars };
+  const result = await runRoles(inv, roles, { ...cmd.options, extraVars }, sink);
   return result.exitCode;
 }
 

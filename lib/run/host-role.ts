@@ -9,7 +9,7 @@ import { ConnectionLostError, UnreachableError } from '../transport/errors.ts';
 import { q } from '../transport/shell.ts';
 import { unifiedDiff } from './diff.ts';
 import { mayAffect, startAt, tagSelected } from './select.ts';
-import type { EventSink, HostRecap, Role, RoleContext, RunOptions, StepStatus } from './types.ts';
+import { roleVars, type EventSink, type HostRecap, type Role, type RoleContext, type RunOptions, type StepStatus } from './types.ts';
 
 /** Where templates live: templates/<role>/ under the current directory (the project root). */
 export const templatesRoot = (): string => resolve('templates');
@@ -68,7 +68,7 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
   let handlers: Step[];
   try {
     const facts = await rc.facts.get(host.name, conn);
-    const ctx: RoleContext = { host, vars: { ...role.defaults, ...host.vars }, facts, inventory: rc.inventory };
+    const ctx: RoleContext = { host, vars: roleVars(role, host, opts), facts, inventory: rc.inventory };
     env = {
       host,
       vars: ctx.vars,

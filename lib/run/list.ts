@@ -5,7 +5,7 @@ import { redact } from '../secret.ts';
 import { ConnectionPool } from '../transport/pool.ts';
 import { limitedHosts, mapLimit, roleHosts } from './runner.ts';
 import { nameMatcher, startAt, tagSelected } from './select.ts';
-import type { Role, RunOptions } from './types.ts';
+import { roleVars, type Role, type RunOptions } from './types.ts';
 
 /**
  * --list-steps: the steps each role would run, after --tags/--skip-tags/--start-at. Steps
@@ -28,7 +28,7 @@ export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions)
         let text: string;
         try {
           const conn = pool.get(sshTargetOf(inv, host, opts.knownHostsFile ? { knownHostsFile: opts.knownHostsFile } : {}));
-          const ctx = { host, vars: { ...role.defaults, ...host.vars }, facts: await facts.get(host.name, conn), inventory: inv };
+          const ctx = { host, vars: roleVars(role, host, opts), facts: await facts.get(host.name, conn), inventory: inv };
           const tagged = role.steps(ctx).filter((s) => tagSelected(s.tags, role.name, opts));
           const from = startAt(tagged, matcher, started.get(host.name) ?? !matcher);
           started.set(host.name, from.started);

@@ -2,6 +2,7 @@ import type { Facts } from '../facts/index.ts';
 import type { Host, Inventory, Vars } from '../inventory/types.ts';
 import type { Step } from '../steps/types.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
+import type { VaultFile } from '../vault/index.ts';
 
 /** What a role's functions see of one host. */
 export interface RoleContext {
@@ -23,6 +24,24 @@ export interface Role {
   steps(ctx: RoleContext): Step[];
   /** Steps run once per host at the end of the role, when a changed step named them in `notify`. */
   handlers?(ctx: RoleContext): Step[];
+  /**
+   * Work on the controller before any host (once per run, shared by roles naming the same
+   * function): makes or loads what the steps need, e.g. certificates and vault secrets, and
+   * returns variables for every host.
+   */
+  prepare?(ctx: PrepareContext): Promise<Vars>;
+}
+
+export interface PrepareContext {
+  inventory: Inventory;
+  /** Check mode: read what exists, write nothing. */
+  check: boolean;
+  /** The deployment's vault, opened (and created) on first use. */
+  vault(): Promise<VaultFile>;
+  /** Where the deployment's public certificates live. */
+  certsDir: string;
+  /** One line of progress for the user (redacted by the caller). */
+  say(line: string): void;
 }
 
 export interface RunOptions {
@@ -37,7 +56,12 @@ export interface RunOptions {
   /** Overrides the inventory's known_hosts files. */
   knownHostsFile?: string;
   verbose: boolean;
+  /** Variables above the inventory's (Ansible's `-e`): what a site run brings from the vault and the PKI. */
+  extraVars?: Vars;
 }
+
+/** A role's variables on a host, lowest first: role defaults < inventory < extra vars. */
+export const roleVars = (role: Role, host: Host, opts: RunOptions): Vars => ({ ...role.defaults, ...host.vars, ...opts.extraVars });
 
 export type StepStatus = 'ok' | 'changed' | 'failed' | 'skipped';
 

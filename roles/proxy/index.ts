@@ -4,7 +4,7 @@ import type { Role, RoleContext } from '../../lib/run/types.ts';
 import { command, pkg, service, template, type Step } from '../../lib/steps/index.ts';
 import { loadedFiles } from '../registry/loaded.ts';
 import { tlsPaths, tlsSteps } from '../registry/tls.ts';
-import { need } from '../registry/vars.ts';
+import { need, prepareDeployment } from '../registry/vars.ts';
 import { apacheLayout, type ApacheLayout } from './apache.ts';
 
 const ROLE = 'proxy';
@@ -78,6 +78,7 @@ function selinuxAllowProxy(ctx: RoleContext): Step[] {
 const proxy: Role = {
   name: ROLE,
   hosts: 'bastion',
+  prepare: prepareDeployment,
   templateDir: fileURLToPath(new URL('../../templates/proxy', import.meta.url)),
   steps: (ctx) => {
     const apache = apacheLayout(ctx.facts, VHOST);

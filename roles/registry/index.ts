@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Role, RoleContext } from '../../lib/run/types.ts';
 import type { Step } from '../../lib/steps/index.ts';
 import { distributionHandlers, distributionSteps } from './distribution.ts';
+import { prepareDeployment } from './vars.ts';
 
 interface Engine {
   steps(ctx: RoleContext): Step[];
@@ -32,6 +33,7 @@ function engineOf({ vars }: RoleContext): Engine {
 const registry: Role = {
   name: 'registry',
   hosts: 'registry',
+  prepare: prepareDeployment,
   templateDir: fileURLToPath(new URL('../../templates/registry', import.meta.url)),
   defaults: {
     registry_engine: 'distribution',

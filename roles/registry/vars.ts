@@ -2,8 +2,10 @@
 // secrets from the vault, handed to the run as extra vars.
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../../lib/errors.ts';
-import type { Inventory, Vars } from '../../lib/inventory/types.ts';
-import { loadPki, readCert, sansOf, type PkiVault } from '../../lib/pki/index.ts';
+import type { Vars } from '../../lib/inventory/types.ts';
+import { selectHosts } from '../../lib/inventory/limit.ts';
+import { ensurePki, loadPki, readCert, registryPublicName, sansOf, wantedSans, type PkiVault } from '../../lib/pki/index.ts';
+import type { PrepareContext } from '../../lib/run/types.ts';
 import { isSecret, Secret } from '../../lib/secret.ts';
 
 /** The slice of lib/vault's VaultFile these roles use. */
@@ -38,11 +40,12 @@ function registryUsers(vault: DeploymentVault): Record<string, Secret> {
  * Secrets the deployment makes up itself when the vault lacks them, saved before they are used:
  * the registry's HTTP secret and, when no user exists at all, an `admin` password.
  */
-export async function ensureGeneratedSecrets(vault: DeploymentVault): Promise<void> {
+export async function ensureGeneratedSecrets(vault: DeploymentVault, check = false): Promise<void> {
   const missing: string[] = [];
   if (!vault.get(HTTP_SECRET_KEY)) missing.push(HTTP_SECRET_KEY);
   if (Object.keys(registryUsers(vault)).length === 0) missing.push(`${USERS_KEY}.admin`);
   if (missing.length === 0) return;
+  if (check) throw new UserError(`vault lacks ${missing.join(', ')}: run once without --check to generate them`);
   for (const key of missing) vault.set(key, randomSecret());
   await vault.save();
 }
@@ -59,10 +62,10 @@ function publicNameOf(certPem: string, certsDir: string): string {
  * (a Secret), the public name the certificate was issued for, registry users → passwords and the
  * registry's HTTP secret (Secrets). Fills in generated secrets first (see ensureGeneratedSecrets).
  */
-export async function deploymentVars(opts: { vault: DeploymentVault; certsDir: string }): Promise<Vars> {
+export async function deploymentVars(opts: { vault: DeploymentVault; certsDir: string; check?: boolean }): Promise<Vars> {
   const pki = await loadPki(opts);
   const { vault } = opts;
-  await ensureGeneratedSecrets(vault);
+  await ensureGeneratedSecrets(vault, opts.check);
   return {
     registry_public_name: publicNameOf(pki.certPem, opts.certsDir),
     tls_ca_pem: pki.caPem,
@@ -73,20 +76,11 @@ export async function deploymentVars(opts: { vault: DeploymentVault; certsDir: s
   };
 }
 
-/**
- * The inventory with `vars` over every host's own (extra vars win, as Ansible's -e). Until the
- * runner takes extra vars itself, this is how a site run hands deploymentVars to the roles.
- */
-export function withVars(inv: Inventory, vars: Vars): Inventory {
-  const hosts = new Map([...inv.hosts].map(([name, host]) => [name, { ...host, vars: { ...host.vars, ...vars } }]));
-  return { ...inv, hosts };
-}
-
 /** A variable a role cannot work without; the error says where it comes from. */
 export function need<T = unknown>(vars: Vars, name: string, role: string): T {
   const value = vars[name];
   if (value === undefined || value === null || value === '') {
-    throw new UserError(`role ${role}: variable ${name} is not set (site.mts passes it from deploymentVars in roles/registry/vars.ts)`);
+    throw new UserError(`role ${role}: variable ${name} is not set (the role's prepare, prepareDeployment in roles/registry/vars.ts, sets it)`);
   }
   return value as T;
 }
@@ -96,4 +90,23 @@ export function needSecret(vars: Vars, name: string, role: string): Secret {
   const value = need(vars, name, role);
   if (!isSecret(value)) throw new UserError(`role ${role}: variable ${name} must come from the vault (a Secret)`);
   return value;
+}
+
+/**
+ * The `prepare` of the proxy and registry roles, once per run on the controller: makes sure the
+ * CA and the server certificate exist and cover the public name and the registry hosts (saying
+ * why when it makes or renews one), then hands deploymentVars to every host. Check mode only reads.
+ */
+export async function prepareDeployment(ctx: PrepareContext): Promise<Vars> {
+  const vault = await ctx.vault();
+  if (!ctx.check) {
+    const hosts = selectHosts(ctx.inventory, 'registry');
+    const publicName = registryPublicName(hosts, ctx.inventory.file);
+    const result = await ensurePki({ vault, certsDir: ctx.certsDir, publicName, sans: wantedSans(hosts, publicName) });
+    const parts = [['CA', result.ca], ['server certificate', result.server]] as const;
+    for (const [what, r] of parts) {
+      if (r?.changed) ctx.say(`pki: ${what} ${r.reason === 'missing' ? 'created' : 'renewed'} (${r.reason})`);
+    }
+  }
+  return deploymentVars({ vault, certsDir: ctx.certsDir, check: ctx.check });
 }

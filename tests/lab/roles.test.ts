@@ -16,7 +16,7 @@ import { VaultFile } from '../../lib/vault/index.ts';
 import bastion from '../../roles/bastion/index.ts';
 import proxy from '../../roles/proxy/index.ts';
 import registry from '../../roles/registry/index.ts';
-import { deploymentVars, withVars } from '../../roles/registry/vars.ts';
+import { deploymentVars } from '../../roles/registry/vars.ts';
 import { expectSuccess, runCollect } from '../fixtures/engine/run.ts';
 import { credentialFiles, resolvingTo, runProcess, type PublicNameRunner } from '../fixtures/roles/client.ts';
 import { buildOciImage } from '../fixtures/roles/oci.ts';
@@ -65,7 +65,7 @@ t.test('the site roles on the lab', async (t) => {
   await created.save();
   await ensurePki({ vault: created, certsDir, publicName: NAME, sans: wantedSans(selectHosts(inv, 'registry'), NAME) });
   let vars: Vars = await deploymentVars({ vault: await reopen(), certsDir });
-  const converge = (extra: Vars = {}, roles = SITE) => runCollect(withVars(inv, { ...vars, ...extra }), roles);
+  const converge = (extra: Vars = {}, roles = SITE) => runCollect(inv, roles, { extraVars: { ...vars, ...extra } });
 
   const ca = await readFile(join(certsDir, 'ca.crt'), 'utf8');
   await mkdir(caDir);

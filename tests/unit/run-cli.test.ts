@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadRole, loadRunInventory } from '../../lib/run/cli.ts';
+import { loadRole, loadRunInventory, passwordSource } from '../../lib/run/cli.ts';
 import { isSecret, redact } from '../../lib/secret.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'hm-run-cli-'));
@@ -26,7 +26,7 @@ const plain = join(work, 'plain.yaml');
 writeFileSync(plain, 'all:\n  hosts:\n    web1:\n      port: 80\n');
 
 t.test('vault values load as Secrets with --vault-password-file', async (t) => {
-  const inv = await loadRunInventory(vaulted, passwordFile);
+  const inv = await loadRunInventory(vaulted, passwordSource(passwordFile));
   const value = inv.hosts.get('web1')!.vars.db_password;
   t.ok(isSecret(value));
   t.equal(isSecret(value) && value.reveal(), 'db-pass-from-vault');
