@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UserError } from './errors.ts';
 import { redact } from './secret.ts';
 
@@ -18,4 +20,10 @@ export async function runMain(name: string, main: () => Promise<number | void>):
       process.exitCode = 70;
     }
   }
+}
+
+/** A script's own arguments, however it was started (npx zx, node, tsx): what follows its path in argv. */
+export function scriptArgs(scriptUrl: string): string[] {
+  const self = fileURLToPath(scriptUrl);
+  return process.argv.slice(process.argv.findIndex((a) => resolve(a) === self) + 1);
 }

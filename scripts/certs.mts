@@ -1,10 +1,8 @@
 #!/usr/bin/env zx
 // The deployment's CA and registry certificate: make, renew, inspect, and trust them.
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { runMain } from '../lib/cli.ts';
+import { runMain, scriptArgs } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
 import { loadInventory } from '../lib/inventory/index.ts';
 import { selectHosts } from '../lib/inventory/limit.ts';
@@ -64,15 +62,10 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** The script's own arguments (zx keeps its own path and the script's in argv). */
-function scriptArgs(): string[] {
-  const self = fileURLToPath(import.meta.url);
-  return process.argv.slice(process.argv.findIndex((a) => resolve(a) === self) + 1);
-}
 
 function parse() {
   try {
-    return parseArgs({ args: scriptArgs(), options: OPTIONS, allowPositionals: true });
+    return parseArgs({ args: scriptArgs(import.meta.url), options: OPTIONS, allowPositionals: true });
   } catch (err) {
     throw new UserError(`${(err as Error).message}; see --help`);
   }

@@ -3,9 +3,8 @@
 //                          [--state-dir /var/lib/harbormaster/lab/NAME] [--inventory inventory/NAME.yaml]
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { runMain } from '../lib/cli.ts';
+import { runMain, scriptArgs } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
 import { assertRoot } from '../lib/lab/deps.ts';
 import { labDown, labInfoFor, labMemoryKiB, labStatus, labUp } from '../lib/lab/index.ts';
@@ -23,11 +22,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** The script's own arguments (zx keeps its own path and the script's in argv). */
-function scriptArgs(): string[] {
-  const self = fileURLToPath(import.meta.url);
-  return process.argv.slice(process.argv.findIndex((a) => resolve(a) === self) + 1);
-}
 
 /** Flags go anywhere before `ssh HOST CMD...`'s CMD, which is passed on verbatim from its first word. */
 function parse(args: string[]) {
@@ -74,7 +68,7 @@ function ssh(info: LabInfo, host: string, remote: string[]): Promise<number> {
 }
 
 await runMain('lab', async () => {
-  const { values, command, host, remote } = parse(scriptArgs());
+  const { values, command, host, remote } = parse(scriptArgs(import.meta.url));
   if (values.help || !command) {
     console.log(USAGE);
     return values.help ? 0 : 1;

@@ -1,8 +1,8 @@
 // Runs roles on the hosts of an inventory.
 //   npx zx scripts/role.mts -i INVENTORY ROLE[,ROLE...] [flags]   (see --help)
-import { runMain } from '../lib/cli.ts';
+import { runMain, scriptArgs } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
-import { loadRole, parseRunArgs, RUN_FLAGS_HELP, runCommand, scriptArgs } from '../lib/run/cli.ts';
+import { loadRole, parseRunArgs, RUN_FLAGS_HELP, runCommand } from '../lib/run/cli.ts';
 
 const USAGE = `usage: npx zx scripts/role.mts -i INVENTORY ROLE[,ROLE...] [flags]\n\n${RUN_FLAGS_HELP}`;
 

@@ -4,12 +4,12 @@
 // needs), keeps its secrets in vault/lab.yaml under a generated password file, then converges.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { runMain } from '../lib/cli.ts';
+import { runMain, scriptArgs } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
 import { assertRoot } from '../lib/lab/deps.ts';
 import { labUp, type LabInfo } from '../lib/lab/index.ts';
-import { loadRole, parseRunArgs, RUN_FLAGS_HELP, runCommand, scriptArgs, type RunCommand } from '../lib/run/cli.ts';
-import { writePrivateFile } from '../lib/vault/write.ts';
+import { loadRole, parseRunArgs, RUN_FLAGS_HELP, runCommand, type RunCommand } from '../lib/run/cli.ts';
+import { writePrivateFile } from '../lib/fs.ts';
 
 /** The site's roles, in the order they run. */
 const SITE_ROLES = ['bastion', 'proxy', 'registry'];

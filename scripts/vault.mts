@@ -4,17 +4,16 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runMain } from '../lib/cli.ts';
+import { runMain, scriptArgs } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
 import { askHidden } from '../lib/prompt.ts';
 import type { Secret } from '../lib/secret.ts';
 import { decryptVault, encryptVaultText, isVaultText, resolveVaultPassword, VaultFile } from '../lib/vault/index.ts';
 import { checkVaultId } from '../lib/vault/format.ts';
 import { secretsTextProblem } from '../lib/vault/file.ts';
-import { writePrivateFile } from '../lib/vault/write.ts';
+import { writePrivateFile } from '../lib/fs.ts';
 
 const USAGE = `usage: npx zx scripts/vault.mts COMMAND ARGS [options]
   create FILE                   new vault of named secrets, written in $EDITOR
@@ -135,9 +134,7 @@ await runMain('vault', async () => {
 });
 
 function parseCommandLine() {
-  // Arguments after this script's path, however it was started (npx zx, node, tsx).
-  const self = fileURLToPath(import.meta.url);
-  const args = process.argv.slice(process.argv.findIndex((a) => resolve(a) === self) + 1);
+  const args = scriptArgs(import.meta.url);
   try {
     return parseArgs({
       args,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Document, YAMLMap } from 'yaml';
 import { HOST_KEY } from './hostfs.ts';
 import type { LabPlan } from './plan.ts';
-import { writePublicFile } from '../pki/files.ts';
+import { writePublicFile } from '../fs.ts';
 
 /**
  * The files clients use to reach the lab: known_hosts with each host's real key (read from its

@@ -4,7 +4,7 @@ import { join, relative, sep } from 'node:path';
 import { LAB_ROOT } from './plan.ts';
 import type { LabPlan, PlannedHost } from './plan.ts';
 import { mustRun } from './run.ts';
-import { writePublicFile } from '../pki/files.ts';
+import { writePublicFile } from '../fs.ts';
 
 /**
  * Prepares a host's overlay upper dir from the controller before the host boots: what the host

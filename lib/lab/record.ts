@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import type { LabPlan, PlanParams } from './plan.ts';
-import { writePublicFile } from '../pki/files.ts';
+import { writePublicFile } from '../fs.ts';
 
 const RECORD = 'lab.json';
 

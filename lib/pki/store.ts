@@ -5,7 +5,7 @@ import { ensureCa, ensureServerCert, type Current, type Ensured } from './ensure
 import { chainsTo, readCert } from './inspect.ts';
 import { keyMatchesCert } from './keys.ts';
 import type { San } from './sans.ts';
-import { readIfExists, writePublicFile } from './files.ts';
+import { readIfExists, writePublicFile } from '../fs.ts';
 
 /**
  * Where each part lives: private keys only in the vault, certificates (public) in the

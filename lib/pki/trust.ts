@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { q } from '../transport/shell.ts';
-import { writePublicFile } from './files.ts';
+import { writePublicFile } from '../fs.ts';
 
 /** Where docker (and skopeo/podman via certs.d) looks for a registry's CA. */
 export const DOCKER_CERTS_DIR = '/etc/docker/certs.d';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UserError } from '../errors.ts';
 import { loadInventory, VaultPasswordNeeded } from '../inventory/index.ts';
@@ -182,10 +182,4 @@ export async function runCommand(cmd: RunCommand, inventoryFile: string, roles: 
   const extraVars = { ...(await prepareRoles(roles, cmd, inv, password)), ...cmd.options.extraVars };
   const result = await runRoles(inv, roles, { ...cmd.options, extraVars }, sink);
   return result.exitCode;
-}
-
-/** A zx script's own arguments (zx keeps its own path and the script's in process.argv). */
-export function scriptArgs(scriptUrl: string): string[] {
-  const self = fileURLToPath(scriptUrl);
-  return process.argv.slice(process.argv.findIndex((a) => resolve(a) === self) + 1);
 }

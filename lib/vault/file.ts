@@ -3,7 +3,7 @@ import { isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap } fr
 import { UserError } from '../errors.ts';
 import { remember, Secret } from '../secret.ts';
 import { decodeText, decryptVault, encryptVaultText } from './text.ts';
-import { writePrivateFile } from './write.ts';
+import { writePrivateFile } from '../fs.ts';
 
 export const DEFAULT_VAULT_FILE = 'vault/secrets.yaml';
 
