@@ -1,0 +1,70 @@
+// scripts/site.mts end to end on a lab: the roles' prepare makes the CA and certificate into a
+// new vault (saying so), the site converges, a rerun changes nothing, and a single role with
+// --limit reuses what the first run made.
+import { execFile } from 'node:child_process';
+import { stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { withLab } from '../helpers/lab.ts';
+
+const run = promisify(execFile);
+const repo = new URL('../..', import.meta.url).pathname;
+
+const lab = await withLab(t, { name: 'slab', subnet: '10.208', registries: 1 });
+const dir = dirname(lab.inventoryFile);
+const passwordFile = join(dir, 'vault-password');
+await writeFile(passwordFile, 'site-test-password\n', { mode: 0o600 });
+const deployment = ['-i', lab.inventoryFile, '--vault', join(dir, 'vault.yaml'), '--vault-password-file', passwordFile, '--certs-dir', join(dir, 'certs')];
+
+interface Recap {
+  hosts: Record<string, { ok: number; changed: number; failed: number; unreachable: number }>;
+}
+
+async function hm(script: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('npx', ['zx', `scripts/${script}.mts`, ...args], { cwd: repo, maxBuffer: 1 << 24 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const recapOf = (stdout: string): Recap =>
+  stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string } & Recap).find((e) => e.type === 'recap')!;
+
+t.test('first run makes the PKI and the vault, then converges every host', async (t) => {
+  const { code, stdout, stderr } = await hm('site', ...deployment, '--json');
+  t.equal(code, 0, code ? stderr : 'exits 0');
+  t.match(stderr, /pki: CA created \(missing\)/);
+  t.match(stderr, /pki: server certificate created \(missing\)/);
+  const recap = recapOf(stdout);
+  t.same(Object.keys(recap.hosts).sort(), ['bastion', 'registry-1']);
+  for (const [host, r] of Object.entries(recap.hosts)) {
+    t.ok(r.changed > 0, `${host} changed`);
+    t.equal(r.failed + r.unreachable, 0, `${host} did not fail`);
+  }
+  t.equal((await stat(join(dir, 'vault.yaml'))).mode & 0o777, 0o600, 'the vault is 0600');
+});
+
+t.test('a rerun changes nothing and makes no certificate', async (t) => {
+  const { code, stdout, stderr } = await hm('site', ...deployment, '--json');
+  t.equal(code, 0, code ? stderr : 'exits 0');
+  t.notMatch(stderr, /pki:/);
+  for (const [host, r] of Object.entries(recapOf(stdout).hosts)) t.equal(r.changed, 0, `${host} unchanged`);
+});
+
+t.test('one role, limited to one host, reuses the deployment', async (t) => {
+  const { code, stdout, stderr } = await hm('role', ...deployment, 'proxy', '--limit', 'bastion', '--json');
+  t.equal(code, 0, code ? stderr : 'exits 0');
+  const recap = recapOf(stdout);
+  t.same(Object.keys(recap.hosts), ['bastion']);
+  t.equal(recap.hosts.bastion!.changed, 0);
+});
+
+t.test('--check without a vault says what to do, in one line', async (t) => {
+  const { code, stderr } = await hm('site', ...deployment.slice(0, 2), '--vault', join(dir, 'none.yaml'), '--check');
+  t.not(code, 0);
+  t.match(stderr.trim(), /^site: vault .*none\.yaml does not exist yet: run once without --check to create it$/);
+});
