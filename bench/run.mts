@@ -18,12 +18,12 @@ import { parseArgs } from 'node:util';
 import { runMain } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
 import { harbormasterStartup, harbormasterTool } from './lib/harbormaster.ts';
+import { ansibleTool } from './lib/ansible.ts';
 import { downLab, freshLab, labCost, wipe, type BenchLab } from './lib/lab.ts';
 import { describeMachine } from './lib/machine.ts';
 import { BENCH_DIR, REPO_DIR } from './lib/paths.ts';
 import { newSeries, renderResults, type ConvergeRow, type Results, type Series } from './lib/report.ts';
-import { checkRecap, type RoundTrips } from './lib/tool.ts';
-import { ansibleTool, type Tool } from './lib/tools.ts';
+import { checkRecap, type RoundTrips, type Tool } from './lib/tool.ts';
 import { benchUpload, execLatency } from './lib/upload.ts';
 import { benchVault } from './lib/vault.ts';
 

@@ -2,7 +2,8 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BENCH_DIR } from './paths.ts';
 import { mustRun, timed } from './proc.ts';
-import type { Recap, RoundTrips, ToolRun } from './tool.ts';
+import type { BenchLab } from './lab.ts';
+import type { Recap, RoundTrips, Tool, ToolRun } from './tool.ts';
 
 const PLAYBOOK = path.join(BENCH_DIR, 'ansible', 'playbook.yml');
 const CONFIG = path.join(BENCH_DIR, 'ansible', 'ansible.cfg');
@@ -62,4 +63,34 @@ export function countAnsibleRoundTrips(log: string): Map<string, RoundTrips> {
     per.set(m[1]!, rt);
   }
   return per;
+}
+
+/** ansible-playbook as the harness drives it: a fresh ControlPath directory per sample. */
+export function ansibleTool(work: string): Tool {
+  const root = '/srv/bench-ansible';
+  let sample = 0;
+  const controlDir = () => path.join(work, `cp-${sample}`);
+  const target = (lab: BenchLab) => ({
+    inventoryFile: lab.info.inventoryFile,
+    limit: 'registry',
+    hosts: lab.hosts.length,
+    root,
+    controlDir: controlDir(),
+  });
+  return {
+    name: 'Ansible',
+    root,
+    // 24 changing tasks (the stat task never changes) + the handler
+    firstChanged: 25,
+    run: (lab) => runAnsible(target(lab)),
+    async endSample() {
+      await closeMasters(controlDir());
+      sample++;
+    },
+    async countRerun(lab) {
+      const byAddress = countAnsibleRoundTrips((await runAnsible(target(lab), true)).log);
+      await this.endSample();
+      return new Map(lab.hosts.map((h) => [h.name, byAddress.get(h.address) ?? { exec: 0, sftp: 0 }]));
+    },
+  };
 }

@@ -2,8 +2,7 @@ import path from 'node:path';
 import { BENCH_DIR, REPO_DIR } from './paths.ts';
 import { mustRun } from './proc.ts';
 import { median } from './stats.ts';
-import type { Recap, RoundTrips, ToolRun } from './tool.ts';
-import type { Tool } from './tools.ts';
+import type { Recap, RoundTrips, Tool, ToolRun } from './tool.ts';
 
 const ZX = path.join(REPO_DIR, 'node_modules', '.bin', 'zx');
 const ROLE_SCRIPT = path.join(REPO_DIR, 'scripts', 'role.mts');

@@ -1,4 +1,5 @@
-/** What the harness records of one run of either tool. */
+/** What the harness records of one run of either tool, and how it drives each. */
+import type { BenchLab } from './lab.ts';
 
 export interface Recap {
   ok: number;
@@ -33,4 +34,18 @@ export function checkRecap(tool: string, what: string, run: ToolRun, hosts: numb
     if (r.changed !== changed) bad.push(`${host}: changed=${r.changed}, expected ${changed}${changed ? '' : ' (not idempotent)'}`);
   }
   if (bad.length) throw new Error(`${tool} ${what}: ${bad.join('; ')}`);
+}
+
+/** One side of the converge comparison, as the harness drives it. */
+export interface Tool {
+  name: string;
+  /** bench_root on the hosts: each tool has its own tree, wiped before every first converge. */
+  root: string;
+  /** Changes per host on fresh hosts (every changing step, plus the handler). */
+  firstChanged: number;
+  run(lab: BenchLab): Promise<ToolRun & { roundTrips?: Map<string, RoundTrips> }>;
+  /** After a sample: drop whatever the tool keeps between runs (Ansible's ControlPersist masters). */
+  endSample(): Promise<void>;
+  /** Round trips per bench host of a no-op rerun, keyed by host name. */
+  countRerun(lab: BenchLab): Promise<Map<string, RoundTrips>>;
 }
