@@ -90,7 +90,7 @@ t.test('the site roles on the lab', async (t) => {
   await t.test('without deploymentVars, or with registry_engine harbor, the roles fail saying why', async (t) => {
     const bare = await runCollect(inv, [proxy]);
     t.equal(bare.result.exitCode, 2);
-    t.match(bare.steps[0], { status: 'failed', error: /role proxy: variable registry_public_name is not set/ });
+    t.match(bare.steps[0], { status: 'failed', error: /role proxy: variable tls_ca_pem is not set/ });
     const harbor = await converge({ registry_engine: 'harbor' }, [registry]);
     t.match(harbor.steps[0], { status: 'failed', error: /registry_engine harbor is not built yet/ });
   });
