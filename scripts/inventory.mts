@@ -3,13 +3,11 @@
 import { argv } from 'zx';
 import { runMain } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
-import { loadInventory, VaultPasswordNeeded } from '../lib/inventory/index.ts';
-import type { Inventory } from '../lib/inventory/index.ts';
+import { loadRunInventory, passwordSource } from '../lib/inventory/vaulted.ts';
 import { selectHosts } from '../lib/inventory/limit.ts';
 import { ansibleJson, InventoryView } from '../lib/inventory/show.ts';
 import { sshTargetOf } from '../lib/inventory/target.ts';
 import { redact } from '../lib/secret.ts';
-import { resolveVaultPassword, vaultDecryptor } from '../lib/vault/index.ts';
 
 const USAGE = `usage: npx zx scripts/inventory.mts -i FILE [--limit PATTERN] --list | --graph | --host NAME | --targets
   -i, --inventory FILE       YAML or INI inventory (group_vars/ and host_vars/ beside it are read too)
@@ -33,20 +31,6 @@ function text(...names: string[]): string | undefined {
   return undefined;
 }
 
-/** Loads without a password first, so inventories without vault values never prompt. */
-async function load(file: string): Promise<Inventory> {
-  const passwordFile = text('vault-password-file');
-  if (passwordFile) return loadInventory(file, { decrypt: vaultDecryptor((await resolveVaultPassword({ file: passwordFile }))!) });
-  try {
-    return await loadInventory(file);
-  } catch (err) {
-    if (!(err instanceof VaultPasswordNeeded)) throw err;
-    const password = await resolveVaultPassword({ required: false });
-    if (!password) throw err; // no password source and no terminal to ask on: say which value needs one
-    return loadInventory(file, { decrypt: vaultDecryptor(password) });
-  }
-}
-
 await runMain('inventory', async () => {
   if (argv.h || argv.help) return void console.log(USAGE);
   const unknown = Object.keys(argv).filter((k) => !KNOWN.has(k));
@@ -56,7 +40,7 @@ await runMain('inventory', async () => {
   const file = text('i', 'inventory');
   if (!file) throw new UserError("-i FILE is required; see --help");
 
-  const inv = await load(file);
+  const inv = await loadRunInventory(file, passwordSource(text('vault-password-file')));
   const limit = text('l', 'limit');
   const hosts = limit === undefined ? undefined : selectHosts(inv, limit);
   let out: string;

@@ -3,11 +3,10 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UserError } from '../errors.ts';
-import { loadInventory, VaultPasswordNeeded } from '../inventory/index.ts';
+import { loadRunInventory, passwordSource, type PasswordSource } from '../inventory/vaulted.ts';
 import type { Inventory } from '../inventory/types.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
-import { DEFAULT_VAULT_FILE, resolveVaultPassword, VaultFile, vaultDecryptor } from '../vault/index.ts';
-import type { Secret } from '../secret.ts';
+import { DEFAULT_VAULT_FILE, VaultFile } from '../vault/index.ts';
 import { redact } from '../secret.ts';
 import { listSteps } from './list.ts';
 import { humanReporter, jsonReporter } from './report.ts';
@@ -109,26 +108,6 @@ export function parseRunArgs(args: string[]): RunCommand {
       verbose: Boolean(v.verbose),
     },
   };
-}
-
-/** The vault password, asked for at most once per run and only when something needs it. */
-export function passwordSource(file: string | undefined): (opts: { confirm?: boolean; required?: boolean }) => Promise<Secret | undefined> {
-  let password: Secret | undefined;
-  return async (opts) => (password ??= await resolveVaultPassword({ file, ...opts }));
-}
-type PasswordSource = ReturnType<typeof passwordSource>;
-
-/** Loads without a password first, so an inventory without vault values never asks for one. */
-export async function loadRunInventory(file: string, password: PasswordSource = passwordSource(undefined)): Promise<Inventory> {
-  if (!existsSync(file)) throw new UserError(`inventory ${file} not found (give one with -i FILE)`);
-  try {
-    return await loadInventory(file);
-  } catch (err) {
-    if (!(err instanceof VaultPasswordNeeded)) throw err;
-    const secret = await password({ required: false });
-    if (!secret) throw err;
-    return loadInventory(file, { decrypt: vaultDecryptor(secret) });
-  }
 }
 
 /** Runs each distinct `prepare` of the roles once, on the controller; their vars merged in role order. */

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadRole, loadRunInventory, passwordSource } from '../../lib/run/cli.ts';
+import { loadRole } from '../../lib/run/cli.ts';
+import { loadRunInventory, passwordSource } from '../../lib/inventory/vaulted.ts';
 import { isSecret, redact } from '../../lib/secret.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'hm-run-cli-'));
@@ -40,7 +41,7 @@ t.test('without a password source, a vaulted inventory says which value needs on
 t.test('an inventory without vault values never asks for a password', async (t) => {
   const inv = await loadRunInventory(plain);
   t.equal(inv.hosts.get('web1')!.vars.port, 80);
-  await t.rejects(loadRunInventory(join(work, 'missing.yaml')), /inventory .*missing\.yaml not found/);
+  await t.rejects(loadRunInventory(join(work, 'missing.yaml')), /missing\.yaml: no such file/);
 });
 
 t.test('roles load by name from roles/<name>/index.ts', async (t) => {
