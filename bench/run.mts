@@ -11,7 +11,7 @@
  *   --only LIST        any of converge,scale,upload,vault
  *   --keep-lab         leave the last lab up
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -104,6 +104,7 @@ async function main(): Promise<void> {
   const o = options();
   const work = path.join(tmpdir(), 'harbormaster-bench');
   await mkdir(work, { recursive: true, mode: 0o700 });
+  await chmod(work, 0o700); // holds the vault password file and lab inventories
   const results: Results = { machine: await describeMachine(REPO_DIR), converge: [], scale: [], roundTrips: [], notes: [] };
   const hm = harbormasterTool();
   const ansible = ansibleTool(work);
