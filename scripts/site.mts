@@ -14,7 +14,19 @@ import { writePrivateFile } from '../lib/fs.ts';
 /** The site's roles, in the order they run. */
 const SITE_ROLES = ['bastion', 'proxy', 'registry'];
 
-const LAB = { name: 'lab', vault: 'vault/lab.yaml', passwordFile: 'vault/lab.password', certsDir: 'certs/lab' };
+const LAB = {
+  name: 'lab',
+  vault: 'vault/lab.yaml',
+  passwordFile: 'vault/lab.password',
+  certsDir: 'certs/lab',
+  /** What the site's roles install on lab hosts, which have no network: the machine gets it first. */
+  packages: [
+    ['apache2ctl', 'apache2'],
+    ['docker-registry', 'docker-registry'],
+    ['curl', 'curl'],
+    ['setcap', 'libcap2-bin'],
+  ] as Array<[string, string]>,
+};
 
 const USAGE = `usage: npx zx scripts/site.mts [-i INVENTORY] [flags]
 runs roles: ${SITE_ROLES.join(', ')}
@@ -27,7 +39,7 @@ ${RUN_FLAGS_HELP}`;
 async function onTheLab(cmd: RunCommand): Promise<LabInfo> {
   assertRoot();
   process.stderr.write(`lab ${LAB.name}: bringing it up (idempotent)\n`);
-  const lab = await labUp({ name: LAB.name, onProgress: (msg) => process.stderr.write(`  ${msg}\n`) });
+  const lab = await labUp({ name: LAB.name, packages: LAB.packages, onProgress: (msg) => process.stderr.write(`  ${msg}\n`) });
   cmd.vaultFile ??= LAB.vault;
   cmd.certsDir ??= LAB.certsDir;
   if (!cmd.vaultPasswordFile) {

@@ -19,8 +19,8 @@ const NEEDED: Array<[command: string, pkg: string]> = [
 
 const SEARCH = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin'];
 
-function missingPackages(): string[] {
-  const missing = NEEDED.filter(([cmd]) => !SEARCH.some((dir) => dir && existsSync(join(dir, cmd))));
+function missingPackages(wanted: Array<[command: string, pkg: string]>): string[] {
+  const missing = wanted.filter(([cmd]) => !SEARCH.some((dir) => dir && existsSync(join(dir, cmd))));
   return [...new Set(missing.map(([, pkg]) => pkg))];
 }
 
@@ -39,8 +39,8 @@ function isDebianLike(): boolean {
  * Installs missing packages with apt-get on Debian/Ubuntu. A temporary policy-rc.d keeps the
  * packages from starting their daemons (sshd) on the machine itself: they only run in hosts.
  */
-export async function ensurePackages(onProgress: (msg: string) => void): Promise<void> {
-  const missing = missingPackages();
+export async function ensurePackages(onProgress: (msg: string) => void, extra: Array<[command: string, pkg: string]> = []): Promise<void> {
+  const missing = missingPackages([...NEEDED, ...extra]);
   if (missing.length === 0) return;
   if (!isDebianLike()) throw new UserError(`missing packages: ${missing.join(' ')}; install them and run again`);
   onProgress(`installing ${missing.join(' ')} with apt-get`);

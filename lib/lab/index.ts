@@ -104,7 +104,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabInfo> {
   const progress = opts.onProgress ?? (() => {});
   assertRoot();
   checkName(opts.name);
-  await ensurePackages(progress);
+  await ensurePackages(progress, opts.packages);
   const stateDir = resolve(opts.stateDir ?? defaultStateDir(opts.name));
   await assertOwnStateDir(stateDir);
   const recorded = await readRecord(stateDir);

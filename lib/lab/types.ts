@@ -31,6 +31,11 @@ export interface LabUpOptions {
   subnet?: string;
   stateDir?: string;
   inventoryFile?: string;
+  /**
+   * Software the hosts will need, as [command, Debian package]: hosts have no network, so it is
+   * installed on the machine (whose root every host sees) before they start.
+   */
+  packages?: Array<[command: string, pkg: string]>;
   onProgress?: (msg: string) => void;
 }
 
