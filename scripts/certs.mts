@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runMain, scriptArgs } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
-import { loadInventory } from '../lib/inventory/index.ts';
+import { loadRunInventory, passwordSource, type PasswordSource } from '../lib/inventory/vaulted.ts';
 import { selectHosts } from '../lib/inventory/limit.ts';
 import { sshTargetOf } from '../lib/inventory/target.ts';
 import type { Host } from '../lib/inventory/types.ts';
@@ -24,9 +24,9 @@ import {
   registryPublicName,
   type Ensured,
 } from '../lib/pki/index.ts';
-import { redact, type Secret } from '../lib/secret.ts';
+import { redact } from '../lib/secret.ts';
 import { ConnectionPool } from '../lib/transport/pool.ts';
-import { DEFAULT_VAULT_FILE, resolveVaultPassword, VaultFile, vaultDecryptor } from '../lib/vault/index.ts';
+import { DEFAULT_VAULT_FILE, VaultFile } from '../lib/vault/index.ts';
 
 const USAGE = `usage: npx zx scripts/certs.mts ca|issue|show|trust [options]
   ca                   create the CA, or renew it when it expires soon
@@ -79,13 +79,13 @@ function days(name: 'days' | 'renew-before'): number | undefined {
   return Number(v);
 }
 
-/** Set once the vault is open, so inventory `!vault` values can be decrypted with the same password. */
-let vaultPassword: Secret | undefined;
+/** One password for the vault and the inventory's `!vault` values, asked for once, when first needed. */
+let password: PasswordSource;
 
 async function registryHosts(): Promise<Host[]> {
   const file = flags.inventory;
   if (!existsSync(file)) throw new UserError(`${file}: inventory not found: bring the lab up or pass -i FILE`);
-  const inventory = await loadInventory(file, { decrypt: vaultPassword && vaultDecryptor(vaultPassword) });
+  const inventory = await loadRunInventory(file, password);
   return selectHosts(inventory, REGISTRY_GROUP); // fails naming the pattern when the group is empty
 }
 
@@ -100,8 +100,7 @@ async function publicName(): Promise<string> {
 async function openVault(): Promise<VaultFile> {
   const file = flags.vault;
   const creating = !existsSync(file);
-  vaultPassword = await resolveVaultPassword({ file: flags['vault-password-file'], confirm: creating, required: true });
-  return VaultFile.open(file, vaultPassword!, { create: true });
+  return VaultFile.open(file, (await password({ confirm: creating, required: true }))!, { create: true });
 }
 
 function report(what: string, file: string, result: Ensured): void {
@@ -180,7 +179,7 @@ async function trust(): Promise<number> {
   }
   const pattern = flags.host;
   if (!pattern) throw new UserError('trust needs --local or --host H');
-  const inventory = await loadInventory(flags.inventory);
+  const inventory = await loadRunInventory(flags.inventory, password);
   const name = publicNameOf(selectHosts(inventory, REGISTRY_GROUP));
   const base = flags['docker-certs-dir'];
   const pool = new ConnectionPool({}, (warning) => process.stderr.write(redact(`warning: ${warning}`) + '\n'));
@@ -206,6 +205,7 @@ async function trust(): Promise<number> {
 await runMain('certs', async () => {
   const parsed = parse();
   flags = parsed.values;
+  password = passwordSource(flags['vault-password-file']);
   const [command, ...extra] = parsed.positionals;
   if (flags.help) return void say(USAGE);
   if (extra.length) throw new UserError(`unexpected argument ${extra[0]}; see --help`);

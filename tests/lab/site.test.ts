@@ -1,15 +1,11 @@
 // scripts/site.mts end to end on a lab: the roles' prepare makes the CA and certificate into a
 // new vault (saying so), the site converges, a rerun changes nothing, and a single role with
 // --limit reuses what the first run made.
-import { execFile } from 'node:child_process';
 import { stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
+import { runScript as hm } from '../helpers/cli.ts';
 import { withLab } from '../helpers/lab.ts';
-
-const run = promisify(execFile);
-const repo = new URL('../..', import.meta.url).pathname;
 
 const lab = await withLab(t, { name: 'slab', subnet: '10.208', registries: 1 });
 const dir = dirname(lab.inventoryFile);
@@ -19,16 +15,6 @@ const deployment = ['-i', lab.inventoryFile, '--vault', join(dir, 'vault.yaml'),
 
 interface Recap {
   hosts: Record<string, { ok: number; changed: number; failed: number; unreachable: number }>;
-}
-
-async function hm(script: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('npx', ['zx', `scripts/${script}.mts`, ...args], { cwd: repo, maxBuffer: 1 << 24 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
 }
 
 const recapOf = (stdout: string): Recap =>

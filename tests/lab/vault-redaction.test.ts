@@ -1,16 +1,12 @@
 // A vault secret used by a role never reaches the output: not with --diff, not with -v, not
 // in --json events, not in --check, not in `inventory.mts --list` — while the host does get it.
-import { execFile } from 'node:child_process';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
+import { runScript } from '../helpers/cli.ts';
 import { withLab } from '../helpers/lab.ts';
 import { encryptVaultText } from '../../lib/vault/index.ts';
 import { Secret } from '../../lib/secret.ts';
-
-const run = promisify(execFile);
-const repo = new URL('../..', import.meta.url).pathname;
 
 const lab = await withLab(t, { name: 'vredact', subnet: '10.207', registries: 1 });
 const dir = dirname(lab.inventoryFile);
@@ -26,13 +22,8 @@ async function setGreeting(value: string): Promise<void> {
 }
 
 async function hm(script: string, ...args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await run('npx', ['zx', `scripts/${script}.mts`, ...args], { cwd: repo, maxBuffer: 1 << 24 });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout + e.stderr };
-  }
+  const { code, stdout, stderr } = await runScript(script, ...args);
+  return { code, out: stdout + stderr };
 }
 
 const role = (...flags: string[]) =>
