@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Role, RoleContext } from '../../lib/run/types.ts';
 import { directory, pkg, service, template } from '../../lib/steps/index.ts';
 import { q } from '../../lib/transport/shell.ts';
-import { loadedFiles } from '../registry/loaded.ts';
+import { loadedFiles } from '../shared/loaded.ts';
 
 const DROP_IN = '/etc/ssh/sshd_config.d/00-harbormaster.conf';
 const RELOAD = 'reload sshd';

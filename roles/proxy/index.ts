@@ -2,9 +2,9 @@ import { fileURLToPath } from 'node:url';
 import { selectHosts } from '../../lib/inventory/limit.ts';
 import type { Role, RoleContext } from '../../lib/run/types.ts';
 import { command, pkg, service, template, type Step } from '../../lib/steps/index.ts';
-import { loadedFiles } from '../registry/loaded.ts';
-import { tlsPaths, tlsSteps } from '../registry/tls.ts';
-import { need, prepareDeployment } from '../registry/vars.ts';
+import { loadedFiles } from '../shared/loaded.ts';
+import { tlsPaths, tlsSteps } from '../shared/tls.ts';
+import { need, prepareDeployment } from '../shared/deployment.ts';
 import { apacheLayout, type ApacheLayout } from './apache.ts';
 
 const ROLE = 'proxy';
@@ -73,7 +73,7 @@ function selinuxAllowProxy(ctx: RoleContext): Step[] {
 /**
  * The public face of the registry on the bastion: Apache terminating TLS for the public name and
  * proxying to the registry host over TLS it verifies (the reference did not). Needs the vars of
- * deploymentVars (roles/registry/vars.ts).
+ * deploymentVars (roles/shared/deployment.ts).
  */
 const proxy: Role = {
   name: ROLE,

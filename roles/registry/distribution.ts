@@ -4,9 +4,9 @@ import type { RoleContext } from '../../lib/run/types.ts';
 import { command, directory, pkg, service, template, type Step } from '../../lib/steps/index.ts';
 import { q } from '../../lib/transport/shell.ts';
 import { htpasswdFile } from './htpasswd.ts';
-import { loadedFiles } from './loaded.ts';
-import { tlsPaths, tlsSteps } from './tls.ts';
-import { need } from './vars.ts';
+import { loadedFiles } from '../shared/loaded.ts';
+import { tlsPaths, tlsSteps } from '../shared/tls.ts';
+import { need } from '../shared/deployment.ts';
 
 const ROLE = 'registry';
 const SERVICE = 'docker-registry';

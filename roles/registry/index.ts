@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Role, RoleContext } from '../../lib/run/types.ts';
 import type { Step } from '../../lib/steps/index.ts';
 import { distributionHandlers, distributionSteps } from './distribution.ts';
-import { prepareDeployment } from './vars.ts';
+import { prepareDeployment } from '../shared/deployment.ts';
 
 interface Engine {
   steps(ctx: RoleContext): Step[];
@@ -28,7 +28,7 @@ function engineOf({ vars }: RoleContext): Engine {
 /**
  * The registry host: the registry served over TLS with the deployment's certificate (which
  * carries the public name, so the proxy can verify it), users and passwords from the vault.
- * Needs the vars of deploymentVars (roles/registry/vars.ts).
+ * Needs the vars of deploymentVars (roles/shared/deployment.ts).
  */
 const registry: Role = {
   name: 'registry',

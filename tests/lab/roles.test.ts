@@ -16,7 +16,7 @@ import { VaultFile } from '../../lib/vault/index.ts';
 import bastion from '../../roles/bastion/index.ts';
 import proxy from '../../roles/proxy/index.ts';
 import registry from '../../roles/registry/index.ts';
-import { deploymentVars } from '../../roles/registry/vars.ts';
+import { deploymentVars } from '../../roles/shared/deployment.ts';
 import { expectSuccess, runCollect } from '../fixtures/engine/run.ts';
 import { credentialFiles, resolvingTo, runProcess, type PublicNameRunner } from '../fixtures/roles/client.ts';
 import { buildOciImage } from '../fixtures/roles/oci.ts';

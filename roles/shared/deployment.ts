@@ -80,7 +80,7 @@ export async function deploymentVars(opts: { vault: DeploymentVault; certsDir: s
 export function need<T = unknown>(vars: Vars, name: string, role: string): T {
   const value = vars[name];
   if (value === undefined || value === null || value === '') {
-    throw new UserError(`role ${role}: variable ${name} is not set (the role's prepare, prepareDeployment in roles/registry/vars.ts, sets it)`);
+    throw new UserError(`role ${role}: variable ${name} is not set (the role's prepare, prepareDeployment in roles/shared/deployment.ts, sets it)`);
   }
   return value as T;
 }

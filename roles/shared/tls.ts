@@ -1,7 +1,7 @@
 // The deployment's TLS files on a host: the same layout on the bastion (Apache) and the registry.
 import type { Vars } from '../../lib/inventory/types.ts';
 import { copy, directory, type Step } from '../../lib/steps/index.ts';
-import { need, needSecret } from './vars.ts';
+import { need, needSecret } from './deployment.ts';
 
 export const TLS_DIR = '/etc/harbormaster/tls';
 
