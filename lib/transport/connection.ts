@@ -242,8 +242,9 @@ export class HostConnection {
         },
       );
     };
+    let sock: Readable;
     try {
-      config.sock = t.jump ? await this.#forwardWithin(t.jump) : tcpSocket(t.address, t.port);
+      sock = config.sock = t.jump ? await this.#forwardWithin(t.jump) : tcpSocket(t.address, t.port);
       await ssh.connect(config);
     } catch (err) {
       ssh.dispose();
@@ -253,6 +254,10 @@ export class HostConnection {
     const client = ssh.connection!;
     // After 'ready' node-ssh stops listening for errors; an unhandled one would kill the process.
     client.on('error', () => undefined);
+    // A host that goes away quietly reaches us through a jump as an EOF only: the jump keeps its
+    // channel half-open, so nothing would ever fail the commands in flight. The server's EOF ends
+    // the connection (closing the channel), which fails them at once and lets the next use reopen.
+    client.on('end', () => sock.destroy());
     client.on('close', () => {
       if (this.#ssh === ssh) this.#ssh = null;
     });

@@ -11,7 +11,7 @@ import { loadInventory } from '../../lib/inventory/index.ts';
 import type { Inventory } from '../../lib/inventory/types.ts';
 import { labExec, type LabInfo } from '../../lib/lab/index.ts';
 import type { Role } from '../../lib/run/types.ts';
-import { copy, directory } from '../../lib/steps/index.ts';
+import { command, copy, directory } from '../../lib/steps/index.ts';
 import { fingerprint } from '../../lib/transport/knownhosts.ts';
 import { withLab } from '../helpers/lab.ts';
 import { expectSuccess, runCollect } from '../fixtures/engine/run.ts';
@@ -106,6 +106,29 @@ t.test('engine faults on the lab', async (t) => {
     const off = await runCollect(inv, [touch], { knownHostsFile: strict, hostKeyChecking: 'off' });
     expectSuccess(t, off);
     t.match(off.events.filter((e) => e.type === 'warning'), [{ message: /host key checking is OFF/ }]);
+  });
+
+  await t.test('sessions killed while the connection is idle: the run notices at once and converges', { timeout: 60_000 }, async (t) => {
+    // The registry's side goes away quietly (a FIN, nothing in flight): the bastion only relays
+    // an EOF and keeps the channel open, so a client waiting for a close would wait forever.
+    const role: Role = {
+      name: 'slow',
+      hosts: 'registry-1',
+      steps: () => [
+        command({
+          cmd: 'if [ -e /opt/once ]; then touch /opt/done; else touch /opt/once; sleep 300; fi',
+          creates: '/opt/done',
+        }),
+      ],
+    };
+    const killWhenSleeping = async () => {
+      while (!existsSync(upper('registry-1', 'opt/once'))) await new Promise((r) => setTimeout(r, 20));
+      await exec(info, 'registry-1', "pkill -KILL -f '^sshd: root'");
+    };
+    const [run] = await Promise.all([runCollect(inv, [role]), killWhenSleeping()]);
+    expectSuccess(t, run);
+    t.match(run.result.connections.get('registry-1'), { logins: 2 }, 'reopened once');
+    t.ok(existsSync(upper('registry-1', 'opt/done')), 'the command ran again on the new connection');
   });
 
   await t.test('a connection killed in the middle of an upload', async (t) => {
