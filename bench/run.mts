@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runMain } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
-import { harbormasterStartup, harbormasterTool } from './lib/harbormaster.ts';
+import { buildHarbormaster, harbormasterStartup, harbormasterTool } from './lib/harbormaster.ts';
 import { ansibleTool } from './lib/ansible.ts';
 import { downLab, freshLab, labCost, wipe, type BenchLab } from './lib/lab.ts';
 import { describeMachine } from './lib/machine.ts';
@@ -107,6 +107,7 @@ async function main(): Promise<void> {
   await chmod(work, 0o700); // holds the vault password file and lab inventories
   const results: Results = { machine: await describeMachine(REPO_DIR), converge: [], scale: [], roundTrips: [], notes: [] };
   const hm = harbormasterTool();
+  await buildHarbormaster();
   const ansible = ansibleTool(work);
   progress(`harbormaster ${results.machine.gitSha}, ${results.machine.ansible}, ${results.machine.cores} cores`);
 

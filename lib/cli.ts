@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from './errors.ts';
 import { redact } from './secret.ts';
 
@@ -26,4 +27,13 @@ export async function runMain(name: string, main: () => Promise<number | void>):
 export function scriptArgs(scriptUrl: string): string[] {
   const self = fileURLToPath(scriptUrl);
   return process.argv.slice(process.argv.findIndex((a) => resolve(a) === self) + 1);
+}
+
+/** node's parseArgs, its complaints turned into one line: "Unknown option '--x'; see --help". */
+export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw new UserError(`${(err as Error).message.split(/\.\s/)[0]}; see --help`);
+  }
 }

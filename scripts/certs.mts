@@ -1,8 +1,7 @@
 #!/usr/bin/env zx
 // The deployment's CA and registry certificate: make, renew, inspect, and trust them.
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { runMain, scriptArgs } from '../lib/cli.ts';
+import { parseFlags, runMain, scriptArgs } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
 import { loadRunInventory, passwordSource, type PasswordSource } from '../lib/inventory/vaulted.ts';
 import { selectHosts } from '../lib/inventory/limit.ts';
@@ -64,11 +63,7 @@ const OPTIONS = {
 
 
 function parse() {
-  try {
-    return parseArgs({ args: scriptArgs(import.meta.url), options: OPTIONS, allowPositionals: true });
-  } catch (err) {
-    throw new UserError(`${(err as Error).message}; see --help`);
-  }
+  return parseFlags({ args: scriptArgs(import.meta.url), options: OPTIONS, allowPositionals: true });
 }
 let flags: ReturnType<typeof parse>['values'];
 

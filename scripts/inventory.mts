@@ -1,7 +1,5 @@
-#!/usr/bin/env zx
 // Shows an inventory as harbormaster reads it, like ansible-inventory (plus --targets: how each host is reached).
-import { argv } from 'zx';
-import { runMain } from '../lib/cli.ts';
+import { parseFlags, runMain, scriptArgs } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
 import { loadRunInventory, passwordSource } from '../lib/inventory/vaulted.ts';
 import { selectHosts } from '../lib/inventory/limit.ts';
@@ -19,40 +17,39 @@ const USAGE = `usage: npx zx scripts/inventory.mts -i FILE [--limit PATTERN] --l
   --known-hosts FILE         known_hosts file for --targets instead of the inventory's
   --vault-password-file F    for !vault values (else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt)`;
 
-const KNOWN = new Set(['_', 'i', 'inventory', 'l', 'limit', 'list', 'graph', 'host', 'targets', 'known-hosts', 'vault-password-file', 'h', 'help']);
-
-function text(...names: string[]): string | undefined {
-  for (const name of names) {
-    const v = argv[name];
-    if (v === undefined || v === false) continue;
-    if (v === true || Array.isArray(v)) throw new UserError(`--${name} needs one value; see --help`);
-    return String(v);
-  }
-  return undefined;
-}
+const OPTIONS = {
+  inventory: { type: 'string', short: 'i' },
+  limit: { type: 'string', short: 'l' },
+  list: { type: 'boolean' },
+  graph: { type: 'boolean' },
+  host: { type: 'string' },
+  targets: { type: 'boolean' },
+  'known-hosts': { type: 'string' },
+  'vault-password-file': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 await runMain('inventory', async () => {
-  if (argv.h || argv.help) return void console.log(USAGE);
-  const unknown = Object.keys(argv).filter((k) => !KNOWN.has(k));
-  if (unknown.length || argv._.length) throw new UserError(`unknown argument ${unknown[0] ? `--${unknown[0]}` : argv._[0]}; see --help`);
-  const actions = ['list', 'graph', 'host', 'targets'].filter((a) => argv[a] !== undefined && argv[a] !== false);
+  const argv = parseFlags({ args: scriptArgs(import.meta.url), options: OPTIONS }).values;
+  if (argv.help) return void console.log(USAGE);
+  const actions = (['list', 'graph', 'host', 'targets'] as const).filter((a) => argv[a] !== undefined && argv[a] !== false);
   if (actions.length !== 1) throw new UserError("give exactly one of --list, --graph, --host NAME, --targets; see --help");
-  const file = text('i', 'inventory');
+  const file = argv.inventory;
   if (!file) throw new UserError("-i FILE is required; see --help");
 
-  const inv = await loadRunInventory(file, passwordSource(text('vault-password-file')));
-  const limit = text('l', 'limit');
+  const inv = await loadRunInventory(file, passwordSource(argv['vault-password-file']));
+  const limit = argv.limit;
   const hosts = limit === undefined ? undefined : selectHosts(inv, limit);
   let out: string;
   if (actions[0] === 'list') out = ansibleJson(new InventoryView(inv, hosts).list());
   else if (actions[0] === 'graph') out = new InventoryView(inv, hosts).graph();
   else if (actions[0] === 'host') {
-    const name = text('host')!;
+    const name = argv.host!;
     const host = inv.hosts.get(name);
     if (!host) throw new UserError(`${inv.file}: no host named ${name}`);
     out = ansibleJson(host.vars);
   } else {
-    const knownHostsFile = text('known-hosts');
+    const knownHostsFile = argv['known-hosts'];
     const opts = knownHostsFile ? { knownHostsFile } : {};
     out = ansibleJson((hosts ?? [...inv.hosts.values()]).map((h) => sshTargetOf(inv, h, opts)));
   }

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runMain, scriptArgs } from '../lib/cli.ts';
+import { parseFlags, runMain, scriptArgs } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
 import { assertRoot } from '../lib/lab/deps.ts';
 import { labDown, labInfoFor, labMemoryKiB, labStatus, labUp } from '../lib/lab/index.ts';
@@ -28,12 +28,8 @@ function parse(args: string[]) {
   const { tokens = [] } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
   const positionals = tokens.filter((t) => t.kind === 'positional');
   const cut = positionals[0]?.value === 'ssh' && positionals[2] ? positionals[2].index : args.length;
-  try {
-    const { values, positionals: [command, host] } = parseArgs({ args: args.slice(0, cut), options: OPTIONS, allowPositionals: true });
-    return { values, command, host, remote: args.slice(cut) };
-  } catch (err) {
-    throw new UserError(`${(err as Error).message.split('. ')[0]}; see --help`);
-  }
+  const { values, positionals: [command, host] } = parseFlags({ args: args.slice(0, cut), options: OPTIONS, allowPositionals: true });
+  return { values, command, host, remote: args.slice(cut) };
 }
 
 function registries(value: string | undefined): number | undefined {

@@ -5,8 +5,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { runMain, scriptArgs } from '../lib/cli.ts';
+import { parseFlags, runMain, scriptArgs } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
 import { askHidden } from '../lib/prompt.ts';
 import type { Secret } from '../lib/secret.ts';
@@ -134,22 +133,17 @@ await runMain('vault', async () => {
 });
 
 function parseCommandLine() {
-  const args = scriptArgs(import.meta.url);
-  try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        'vault-password-file': { type: 'string' },
-        'new-vault-password-file': { type: 'string' },
-        'vault-id': { type: 'string' },
-        name: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UserError(`${(err as Error).message}; see npx zx scripts/vault.mts --help`);
-  }
+  return parseFlags({
+    args: scriptArgs(import.meta.url),
+    allowPositionals: true,
+    options: {
+      'vault-password-file': { type: 'string' },
+      'new-vault-password-file': { type: 'string' },
+      'vault-id': { type: 'string' },
+      name: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
 }
 
 async function requirePassword(file: string | undefined, confirm: boolean): Promise<Secret> {

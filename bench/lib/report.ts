@@ -53,8 +53,8 @@ export interface Results {
   vault?: { values: number; process: Pair; library: Pair };
   /** One exec on an open connection to a bench host through the bastion, ms: without and with output. */
   execLatency?: { silent: number; output: number };
-  /** Seconds from starting scripts/role.mts to its exit, doing nothing (--help). */
-  startupSeconds?: number;
+  /** Seconds from start to exit doing nothing (`role --help`), by the compiled entry point and by zx + tsx. */
+  startupSeconds?: { compiled: number; zx: number };
   notes: string[];
 }
 
@@ -172,7 +172,10 @@ export function renderResults(r: Results): string {
     ? [`One exec on an open connection to a bench host through the bastion: ${r.execLatency.silent.toFixed(1)} ms for a command without output, ${r.execLatency.output.toFixed(1)} ms for one that prints a line.`]
     : [];
   const startup = r.startupSeconds
-    ? [`harbormaster start-up (\`scripts/role.mts --help\` via zx + tsx, every module loaded): ${s(r.startupSeconds)} of each run's wall time.`]
+    ? [
+        `harbormaster start-up (\`role --help\`, every module loaded): ${s(r.startupSeconds.compiled)} by \`bin/harbormaster.mjs\` (compiled, what the runs above use), ` +
+          `${s(r.startupSeconds.zx)} by \`npx zx scripts/role.mts\` (zx + tsx, not counting npx).`,
+      ]
     : [];
   const notes = [...startup, ...latency, ...r.notes];
   return [

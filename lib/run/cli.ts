@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseFlags } from '../cli.ts';
+import { importUrl } from '../compiled.ts';
 import { UserError } from '../errors.ts';
 import { loadRunInventory, passwordSource, type PasswordSource } from '../inventory/vaulted.ts';
 import type { Inventory } from '../inventory/types.ts';
@@ -73,12 +73,7 @@ const list = (v: string | undefined): string[] | undefined =>
 
 /** Parses the flags role.mts and site.mts share. Unknown flags are errors. */
 export function parseRunArgs(args: string[]): RunCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UserError(`${(err as Error).message.split(/\.\s/)[0]}; see --help`);
-  }
+  const parsed = parseFlags({ args, options: OPTIONS, allowPositionals: true, strict: true });
   const v = parsed.values;
   const forks = v.forks === undefined ? 10 : Number(v.forks);
   if (!Number.isInteger(forks) || forks < 1) throw new UserError(`--forks "${v.forks}": give a whole number of at least 1`);
@@ -141,7 +136,7 @@ export async function loadRole(name: string): Promise<Role> {
   if (!/^[a-z0-9][a-z0-9_-]*$/i.test(name)) throw new UserError(`role name "${name}" is not valid`);
   const file = resolve('roles', name, 'index.ts');
   if (!existsSync(file)) throw new UserError(`role ${name}: ${file} not found`);
-  const mod = (await import(pathToFileURL(file).href)) as { default?: Role };
+  const mod = (await import(importUrl(file))) as { default?: Role };
   const role = mod.default;
   if (!role || typeof role.steps !== 'function') throw new UserError(`role ${name}: ${file} must export default a role`);
   return role;

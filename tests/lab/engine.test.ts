@@ -99,6 +99,15 @@ t.test('engine on the lab', async (t) => {
     }
   });
 
+  await t.test('bin/harbormaster.mjs runs the same role compiled: nothing to do, the same two round trips', async (t) => {
+    const r = spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, 'bin/harbormaster.mjs', 'role', '-i', info.inventoryFile, '--json', 'demo'], { encoding: 'utf8' });
+    t.equal(r.status, 0, r.stderr);
+    const recap = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === 'recap');
+    for (const host of names) {
+      t.match(recap?.hosts[host], { changed: 0, failed: 0, unreachable: 0, roundTrips: { exec: 2, sftp: 0 } }, host);
+    }
+  });
+
   await t.test('--check on a changed template reports the change and its diff, and changes nothing', async (t) => {
     const file = upper('registry-1', 'opt/demo/conf/demo.conf');
     const before = { text: await readFile(file, 'utf8'), mtime: (await stat(file)).mtimeMs };

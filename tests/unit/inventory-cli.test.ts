@@ -100,7 +100,7 @@ t.test('vault values print as ********; without a password the error names the v
 t.test('usage and input errors: one line on stderr, exit 1', async (t) => {
   const cases: [string[], string][] = [
     [['-i', LAB], 'inventory: give exactly one of --list, --graph, --host NAME, --targets; see --help'],
-    [['-i', LAB, '--list', '--bogus'], 'inventory: unknown argument --bogus; see --help'],
+    [['-i', LAB, '--list', '--bogus'], "inventory: Unknown option '--bogus'; see --help"],
     [['-i', LAB, '--limit', 'web', '--list'], `inventory: host pattern 'web': 'web' matches no host or group in ${LAB}`],
     [['-i', 'nowhere.yaml', '--list'], `inventory: ${join(repo, 'nowhere.yaml')}: no such file`],
   ];
