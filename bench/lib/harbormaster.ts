@@ -8,6 +8,8 @@ const ZX = path.join(REPO_DIR, 'node_modules', '.bin', 'zx');
 const ROLE_SCRIPT = path.join(REPO_DIR, 'scripts', 'role.mts');
 const LAUNCHER = path.join(REPO_DIR, 'bin', 'harbormaster.mjs');
 const TSX = { ...process.env, NODE_OPTIONS: '--import=tsx' };
+// As a user's shell starts bin/harbormaster.mjs: `npm run bench` put tsx in NODE_OPTIONS.
+const { NODE_OPTIONS: _npm, ...PLAIN } = process.env;
 
 interface RecapEvent {
   type: 'recap';
@@ -21,7 +23,7 @@ interface RecapEvent {
  */
 export async function runHarbormaster(inventoryFile: string, hosts: number): Promise<ToolRun & { roundTrips: Map<string, RoundTrips> }> {
   const args = ['-i', inventoryFile, '--limit', 'registry', '--forks', String(hosts), '--json', 'bench'];
-  const r = await mustRun('bin/harbormaster.mjs role', process.execPath, [LAUNCHER, 'role', ...args], { cwd: BENCH_DIR });
+  const r = await mustRun('bin/harbormaster.mjs role', process.execPath, [LAUNCHER, 'role', ...args], { cwd: BENCH_DIR, env: PLAIN });
   const recap = r.stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
@@ -50,7 +52,7 @@ export async function harbormasterStartup(): Promise<{ compiled: number; zx: num
     return median(xs);
   };
   return {
-    compiled: await time('bin/harbormaster.mjs role --help', process.execPath, [LAUNCHER, 'role', '--help']),
+    compiled: await time('bin/harbormaster.mjs role --help', process.execPath, [LAUNCHER, 'role', '--help'], PLAIN),
     zx: await time('scripts/role.mts --help', ZX, [ROLE_SCRIPT, '--help'], TSX),
   };
 }

@@ -1,8 +1,8 @@
 // Loading an inventory whose variables may hold `!vault` values, asking for the password only
 // when one is met: shared by every command that reads an inventory.
 import type { Secret } from '../secret.ts';
-import { resolveVaultPassword, vaultDecryptor } from '../vault/index.ts';
-import { loadInventory, VaultPasswordNeeded } from './index.ts';
+import { prepareVaultKeys, resolveVaultPassword, vaultDecryptor } from '../vault/index.ts';
+import { loadInventory } from './index.ts';
 import type { Inventory } from './types.ts';
 
 /** The vault password, asked for at most once per run and only when something needs it. */
@@ -12,14 +12,16 @@ export function passwordSource(file: string | undefined): (opts: { confirm?: boo
 }
 export type PasswordSource = ReturnType<typeof passwordSource>;
 
-/** Loads without a password first, so an inventory without vault values never asks for one. */
+/**
+ * A first pass only collects the vault texts: an inventory without any never asks for a
+ * password, and the keys of all of them are derived in parallel before the real load.
+ */
 export async function loadRunInventory(file: string, password: PasswordSource = passwordSource(undefined)): Promise<Inventory> {
-  try {
-    return await loadInventory(file);
-  } catch (err) {
-    if (!(err instanceof VaultPasswordNeeded)) throw err;
-    const secret = await password({ required: false });
-    if (!secret) throw err;
-    return loadInventory(file, { decrypt: vaultDecryptor(secret) });
-  }
+  const sealed: string[] = [];
+  const plain = await loadInventory(file, { decrypt: (text) => (sealed.push(text), '') });
+  if (sealed.length === 0) return plain;
+  const secret = await password({ required: false });
+  if (!secret) return loadInventory(file); // fails naming the first vault value and how to give a password
+  await prepareVaultKeys(sealed, secret);
+  return loadInventory(file, { decrypt: vaultDecryptor(secret) });
 }

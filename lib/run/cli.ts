@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseFlags } from '../cli.ts';
-import { importUrl } from '../compiled.ts';
+import { importUrl, PROJECT_ROOT } from '../compiled.ts';
 import { UserError } from '../errors.ts';
 import { loadRunInventory, passwordSource, type PasswordSource } from '../inventory/vaulted.ts';
 import type { Inventory } from '../inventory/types.ts';
@@ -131,15 +131,22 @@ async function prepareRoles(roles: Role[], cmd: RunCommand, inventory: Inventory
   return vars;
 }
 
-/** roles/<name>/index.ts, whose default export is the Role. */
+/**
+ * roles/<name>/index.ts under the current directory, else this project's; its default export is
+ * the Role. Unless the role says otherwise, its templates are in templates/<name> beside roles/.
+ */
 export async function loadRole(name: string): Promise<Role> {
   if (!/^[a-z0-9][a-z0-9_-]*$/i.test(name)) throw new UserError(`role name "${name}" is not valid`);
-  const file = resolve('roles', name, 'index.ts');
-  if (!existsSync(file)) throw new UserError(`role ${name}: ${file} not found`);
+  const places = [...new Set([resolve('roles'), join(PROJECT_ROOT, 'roles')])];
+  const file = places.map((dir) => join(dir, name, 'index.ts')).find((f) => existsSync(f));
+  if (!file) {
+    const tried = places.map((dir) => join(dir, name, 'index.ts'));
+    throw new UserError(`role ${name}: ${tried.length > 1 ? `neither ${tried.join(' nor ')} exists` : `${tried[0]} not found`}`);
+  }
   const mod = (await import(importUrl(file))) as { default?: Role };
   const role = mod.default;
   if (!role || typeof role.steps !== 'function') throw new UserError(`role ${name}: ${file} must export default a role`);
-  return role;
+  return { ...role, templateDir: role.templateDir ?? join(dirname(dirname(dirname(file))), 'templates', role.name) };
 }
 
 /** Lists or runs roles as the flags say; returns the exit code. */

@@ -51,3 +51,15 @@ t.test('roles load by name from roles/<name>/index.ts', async (t) => {
   await t.rejects(loadRole('no-such-role'), /role no-such-role: .*roles\/no-such-role\/index\.ts not found/);
   await t.rejects(loadRole('../etc'), /role name "\.\.\/etc" is not valid/);
 });
+
+t.test("from another directory: its own roles first, else this project's, templates beside the role", async (t) => {
+  const repo = process.cwd();
+  const bench = join(repo, 'bench');
+  process.chdir(bench);
+  t.teardown(() => process.chdir(repo));
+  const own = await loadRole('bench');
+  t.equal(own.templateDir, join(bench, 'templates', 'bench'), 'bench/roles/bench, with bench/templates/bench');
+  const demo = await loadRole('demo');
+  t.equal(demo.templateDir, join(repo, 'templates', 'demo'), "the project's demo role, with its templates");
+  await t.rejects(loadRole('nope'), new RegExp(`role nope: neither ${bench}/roles/nope/index\\.ts nor ${repo}/roles/nope/index\\.ts exists`));
+});
