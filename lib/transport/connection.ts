@@ -162,6 +162,8 @@ export class HostConnection {
   async upload(localFile: string, remotePath: string, timeoutMs = this.settings.commandTimeoutMs): Promise<void> {
     const client = (await this.ssh()).connection!;
     const sftp = await this.#sftpSession();
+    // Dropped between the two awaits: its 'close' has been and gone, so nothing would end the upload.
+    if (this.#ssh?.connection !== client) throw new ConnectionLostError(`${this.target.name}: connection lost before an upload to ${remotePath}`);
     this.stats.sftp++;
     await new Promise<void>((resolve, reject) => {
       const done = (err?: Error) => {
@@ -259,7 +261,9 @@ export class HostConnection {
     // the connection (closing the channel), which fails them at once and lets the next use reopen.
     client.on('end', () => sock.destroy());
     client.on('close', () => {
-      if (this.#ssh === ssh) this.#ssh = null;
+      if (this.#ssh !== ssh) return;
+      this.#ssh = null;
+      this.#sftp = null;
     });
     this.#ssh = ssh;
     this.#interactive = undefined;
