@@ -1,0 +1,43 @@
+// One SDK client per service for a deployment, all in its region and (for tests or compatible
+// clouds) all at its endpoint. Credentials: the ones given (from the vault), else the SDK's own
+// chain (AWS_* variables, also from .env, ~/.aws, instance roles).
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { S3Client } from '@aws-sdk/client-s3';
+import { STSClient } from '@aws-sdk/client-sts';
+import type { AwsSettings } from './settings.ts';
+
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface AwsClients {
+  ec2: EC2Client;
+  iam: IAMClient;
+  route53: Route53Client;
+  s3: S3Client;
+  sts: STSClient;
+}
+
+export function awsClients(s: AwsSettings, credentials?: AwsCredentials): AwsClients {
+  const config = {
+    region: s.region,
+    maxAttempts: 5,
+    ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+    ...(credentials ? { credentials } : {}),
+  };
+  return {
+    ec2: new EC2Client(config),
+    iam: new IAMClient(config),
+    route53: new Route53Client(config),
+    // Path-style at a custom endpoint: bucket names there are not DNS names.
+    s3: new S3Client({ ...config, forcePathStyle: Boolean(s.endpoint) }),
+    sts: new STSClient(config),
+  };
+}
+
+export function closeClients(c: AwsClients): void {
+  for (const client of Object.values(c)) client.destroy();
+}

@@ -1,0 +1,203 @@
+// A stateful stand-in for the AWS APIs harbormaster calls, for tests: a real HTTP server that
+// the real SDK clients talk to (endpoint override). Every request must carry a valid SigV4
+// signature by the mock's credentials; it is routed by the service named in the signature's
+// scope to that service's handler, which keeps its state in `mock.state` and answers in the
+// service's own wire protocol (EC2 query, AWS query, REST-XML).
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+export type ServiceName = 'ec2' | 'iam' | 'route53' | 's3' | 'sts';
+
+export interface MockRequest {
+  service: ServiceName;
+  region: string;
+  method: string;
+  /** Decoded path, without the query string. */
+  path: string;
+  query: URLSearchParams;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface MockResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export type ServiceHandler = (req: MockRequest, mock: AwsMock) => MockResponse | Promise<MockResponse>;
+
+/** One API call as the mock understood it: `action` is the EC2/IAM/STS Action or `METHOD /path`. */
+export interface MockCall {
+  service: ServiceName;
+  action: string;
+  status: number;
+}
+
+export interface AwsMock {
+  /** Give this to the SDK clients (`endpoint`). */
+  endpoint: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  accountId: string;
+  /** Each service's own state, under its name. */
+  state: Record<string, unknown>;
+  calls: MockCall[];
+  close(): Promise<void>;
+}
+
+export const MOCK_ACCOUNT_ID = '123456789012';
+
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+const bytes = (d: SourceData): string | Uint8Array =>
+  typeof d === 'string' ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+
+/** The hash the SDK's signer takes, on node:crypto. */
+class Sha256 {
+  readonly #hash;
+  constructor(secret?: SourceData) {
+    this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: SourceData): void {
+    this.#hash.update(bytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.#hash.digest());
+  }
+}
+
+const SCOPE = /Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]+)/;
+
+/** Why the request's signature is not valid, or undefined when it is. */
+async function signatureProblem(req: IncomingMessage, body: Buffer, url: URL, creds: AwsMock['credentials']): Promise<string | { service: string; region: string }> {
+  const auth = req.headers.authorization ?? '';
+  const m = SCOPE.exec(auth);
+  if (!m) return 'missing or malformed SigV4 Authorization header';
+  const [, keyId, , region, service, signedHeaders, signature] = m as unknown as string[];
+  if (keyId !== creds.accessKeyId) return `unknown access key ${keyId}`;
+  const amzDate = String(req.headers['x-amz-date'] ?? '');
+  const date = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
+  if (!date) return 'missing X-Amz-Date';
+  const headers: Record<string, string> = {};
+  for (const name of signedHeaders!.split(';')) headers[name] = String(req.headers[name] ?? '');
+  const query: Record<string, string | string[]> = {};
+  for (const [k, v] of url.searchParams) {
+    const prev = query[k];
+    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  const signer = new SignatureV4({ credentials: creds, region: region!, service: service!, sha256: Sha256, uriEscapePath: service !== 's3' });
+  const signingDate = new Date(Date.UTC(+date[1]!, +date[2]! - 1, +date[3]!, +date[4]!, +date[5]!, +date[6]!));
+  const signed = await signer.sign(
+    { method: req.method!, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query, headers, body },
+    { signingDate, signingRegion: region!, signingService: service! },
+  );
+  const expected = SCOPE.exec(String(signed.headers.authorization ?? signed.headers.Authorization))?.[6];
+  return expected === signature ? { service: service!, region: region! } : 'signature does not match';
+}
+
+const readBody = (req: IncomingMessage): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+
+/** What a query-protocol call (EC2, IAM, STS) is: its Action; other protocols: method and path. */
+function actionOf(r: MockRequest): string {
+  if (r.service === 'ec2' || r.service === 'iam' || r.service === 'sts') return new URLSearchParams(r.body.toString('utf8')).get('Action') ?? '?';
+  const q = [...r.query.keys()].join('&');
+  return `${r.method} ${r.path}${q ? `?${q}` : ''}`;
+}
+
+export async function startAwsMock(handlers: Partial<Record<ServiceName, ServiceHandler>>): Promise<AwsMock> {
+  const mock: AwsMock = {
+    endpoint: '',
+    credentials: { accessKeyId: `AKIAMOCK${randomBytes(6).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64') },
+    accountId: MOCK_ACCOUNT_ID,
+    state: {},
+    calls: [],
+    close: async () => undefined,
+  };
+  const server = createServer(async (req, res) => {
+    const send = (r: MockResponse) => {
+      res.writeHead(r.status, { 'x-amzn-requestid': randomBytes(8).toString('hex'), ...r.headers });
+      res.end(r.body);
+    };
+    try {
+      const body = await readBody(req);
+      const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+      const verdict = await signatureProblem(req, body, url, mock.credentials);
+      if (typeof verdict === 'string') {
+        return send({ status: 403, headers: { 'content-type': 'text/xml' }, body: `<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>${verdict}</Message></Error></ErrorResponse>` });
+      }
+      const service = verdict.service as ServiceName;
+      const handler = handlers[service];
+      if (!handler) return send({ status: 400, body: `<ErrorResponse><Error><Code>UnknownService</Code><Message>the mock has no ${service}</Message></Error></ErrorResponse>` });
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = String(v);
+      const request: MockRequest = { service, region: verdict.region, method: req.method!, path: decodeURIComponent(url.pathname), query: url.searchParams, headers, body };
+      const response = await handler(request, mock);
+      mock.calls.push({ service, action: actionOf(request), status: response.status });
+      send(response);
+    } catch (err) {
+      send({ status: 500, body: `<ErrorResponse><Error><Code>InternalError</Code><Message>${xmlEscape(String((err as Error).stack ?? err))}</Message></Error></ErrorResponse>` });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  mock.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  mock.close = () => new Promise((resolve) => server.close(() => resolve()));
+  return mock;
+}
+
+export const xmlEscape = (s: string): string =>
+  s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+
+export type XmlValue = string | number | boolean | null | undefined | XmlValue[] | { [k: string]: XmlValue };
+
+/** A JS value as XML elements; arrays become repeated `<itemTag>` children (EC2: item, IAM/STS: member). */
+export function toXml(value: XmlValue, itemTag: string): string {
+  if (value === null || value === undefined) return '';
+  if (Array.isArray(value)) return value.map((v) => `<${itemTag}>${toXml(v, itemTag)}</${itemTag}>`).join('');
+  if (typeof value === 'object') {
+    return Object.entries(value)
+      .filter(([, v]) => v !== undefined && v !== null)
+      .map(([k, v]) => `<${k}>${toXml(v, itemTag)}</${k}>`)
+      .join('');
+  }
+  return xmlEscape(String(value));
+}
+
+export type Nested = string | Nested[] | { [k: string]: Nested };
+
+/**
+ * The query protocols' flattened parameters as nested values: `Filter.1.Name=a&Filter.1.Value.1=b`
+ * → `{ Filter: [{ Name: 'a', Value: ['b'] }] }` (numbered segments become arrays, in order).
+ */
+export function nestedParams(params: URLSearchParams): Record<string, Nested> {
+  const root: Record<string, unknown> = {};
+  for (const [key, value] of params) {
+    const parts = key.split('.');
+    let node: Record<string, unknown> = root;
+    parts.forEach((part, i) => {
+      if (i === parts.length - 1) node[part] = value;
+      else node = (node[part] ??= {}) as Record<string, unknown>;
+    });
+  }
+  const arrays = (v: unknown): Nested => {
+    if (typeof v !== 'object' || v === null) return v as string;
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (entries.length && entries.every(([k]) => /^\d+$/.test(k))) {
+      return entries.sort(([a], [b]) => Number(a) - Number(b)).map(([, x]) => arrays(x));
+    }
+    return Object.fromEntries(entries.map(([k, x]) => [k, arrays(x)]));
+  };
+  return arrays(root) as Record<string, Nested>;
+}
+
+/** The form parameters of a query-protocol call. */
+export const formParams = (req: MockRequest): URLSearchParams => new URLSearchParams(req.body.toString('utf8'));
+
+/** A fresh id in AWS's shape: prefix-17 hex digits. */
+export const awsId = (prefix: string): string => `${prefix}-${randomBytes(9).toString('hex').slice(0, 17)}`;
