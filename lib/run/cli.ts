@@ -105,6 +105,14 @@ export function parseRunArgs(args: string[]): RunCommand {
   };
 }
 
+/** The deployment's vault; made (its new password asked twice) on first use, unless only checking. */
+export async function openDeploymentVault(vaultFile: string, password: PasswordSource, check: boolean): Promise<VaultFile> {
+  const exists = existsSync(vaultFile);
+  if (!exists && check) throw new UserError(`vault ${vaultFile} does not exist yet: run once without --check to create it`);
+  const secret = await password({ confirm: !exists, required: true });
+  return VaultFile.open(vaultFile, secret!, { create: true });
+}
+
 /** Runs each distinct `prepare` of the roles once, on the controller; their vars merged in role order. */
 async function prepareRoles(roles: Role[], cmd: RunCommand, inventory: Inventory, password: PasswordSource): Promise<Vars> {
   const prepares = [...new Set(roles.map((r) => r.prepare).filter((p) => p !== undefined))];
@@ -116,15 +124,7 @@ async function prepareRoles(roles: Role[], cmd: RunCommand, inventory: Inventory
     check: cmd.options.check,
     certsDir: cmd.certsDir ?? 'certs',
     say: (line) => process.stderr.write(`${redact(line)}\n`),
-    vault: () =>
-      (vault ??= (async () => {
-        const exists = existsSync(vaultFile);
-        if (!exists && cmd.options.check) {
-          throw new UserError(`vault ${vaultFile} does not exist yet: run once without --check to create it`);
-        }
-        const secret = await password({ confirm: !exists, required: true });
-        return VaultFile.open(vaultFile, secret!, { create: true });
-      })()),
+    vault: () => (vault ??= openDeploymentVault(vaultFile, password, cmd.options.check)),
   };
   let vars: Vars = {};
   for (const prepare of prepares) vars = { ...vars, ...(await prepare(ctx)) };
