@@ -8,14 +8,17 @@ import { UserError } from './errors.ts';
  * has no terminal.
  */
 export async function askHidden(question: string, opts: { confirm?: boolean } = {}): Promise<string | undefined> {
-  const answer = await readHiddenLine(question);
+  const answer = await readTtyLine(question, false);
   if (answer === undefined || !opts.confirm) return answer;
-  const again = await readHiddenLine(`Confirm ${question[0]!.toLowerCase()}${question.slice(1)}`);
+  const again = await readTtyLine(`Confirm ${question[0]!.toLowerCase()}${question.slice(1)}`, false);
   if (again !== answer) throw new UserError('the two entries do not match; nothing changed');
   return answer;
 }
 
-async function readHiddenLine(question: string): Promise<string | undefined> {
+/** Asks on the controlling terminal, showing what is typed; undefined without a terminal. */
+export const askLine = (question: string): Promise<string | undefined> => readTtyLine(question, true);
+
+async function readTtyLine(question: string, echo: boolean): Promise<string | undefined> {
   let inFd: number;
   try {
     inFd = openSync('/dev/tty', 'r');
@@ -35,9 +38,16 @@ async function readHiddenLine(question: string): Promise<string | undefined> {
         for (const ch of chunk) {
           if (ch === '\r' || ch === '\n') return resolve(line);
           if (ch === '\u0003' || (ch === '\u0004' && !line)) return reject(new UserError('cancelled', 130));
-          if (ch === '\u007f' || ch === '\b') line = [...line].slice(0, -1).join('');
-          else if (ch === '\u0015') line = ''; // Ctrl-U
-          else if (ch >= ' ') line += ch;
+          if (ch === '\u007f' || ch === '\b') {
+            if (echo && line) writeSync(outFd, '\b \b');
+            line = [...line].slice(0, -1).join('');
+          } else if (ch === '\u0015') {
+            if (echo) writeSync(outFd, '\b \b'.repeat([...line].length));
+            line = ''; // Ctrl-U
+          } else if (ch >= ' ') {
+            line += ch;
+            if (echo) writeSync(outFd, ch);
+          }
         }
       });
     });

@@ -150,8 +150,12 @@ export async function loadRole(name: string): Promise<Role> {
 }
 
 /** Lists or runs roles as the flags say; returns the exit code. */
-export async function runCommand(cmd: RunCommand, inventoryFile: string, roles: Role[]): Promise<number> {
-  const password = passwordSource(cmd.vaultPasswordFile);
+export async function runCommand(
+  cmd: RunCommand,
+  inventoryFile: string,
+  roles: Role[],
+  password: PasswordSource = passwordSource(cmd.vaultPasswordFile),
+): Promise<number> {
   const inv = await loadRunInventory(inventoryFile, password);
   if (cmd.listSteps) {
     process.stdout.write(await listSteps(inv, roles, cmd.options));

@@ -1,6 +1,7 @@
 // What the bastion, proxy and registry roles need from outside the inventory: PKI material and
 // secrets from the vault, handed to the run as extra vars.
 import { randomBytes } from 'node:crypto';
+import { S3_ACCESS_KEY, S3_SECRET_KEY } from '../../lib/cloud/aws/vault-keys.ts';
 import { UserError } from '../../lib/errors.ts';
 import type { Vars } from '../../lib/inventory/types.ts';
 import { selectHosts } from '../../lib/inventory/limit.ts';
@@ -73,7 +74,15 @@ export async function deploymentVars(opts: { vault: DeploymentVault; certsDir: s
     tls_key_pem: pki.keyPem,
     registry_users: registryUsers(vault),
     registry_http_secret: vault.get(HTTP_SECRET_KEY)!,
+    ...s3Key(vault),
   };
+}
+
+/** The S3 user's key, when the AWS phase has put one in the vault (under the registry role's variable names). */
+function s3Key(vault: DeploymentVault): Vars {
+  const id = vault.get(S3_ACCESS_KEY);
+  const secret = vault.get(S3_SECRET_KEY);
+  return id && secret ? { [S3_ACCESS_KEY]: id, [S3_SECRET_KEY]: secret } : {};
 }
 
 /** A variable a role cannot work without; the error says where it comes from. */
