@@ -34,6 +34,7 @@ t.test('the reference defaults under the required settings', async (t) => {
     hostedZone: 'example.com',
     bucket: 'my-images',
     s3User: 'harbor_s3_user',
+    pollSeconds: 5,
     sshPublicKeyFile: join(homedir(), '.ssh/id_ed25519.pub'),
   });
   t.equal(s.endpoint, undefined);
@@ -62,6 +63,7 @@ t.test('mistakes: one line naming the file and the setting', async (t) => {
     [`${REQUIRED}registry_private_ip: 172.20.1.20\n`, /must be a usable address/],
     [`${REQUIRED}root_volume_gib: 0\n`, /: "root_volume_gib" must be a whole number of GiB$/],
     [`${REQUIRED}nat_gateway: maybe\n`, /: "nat_gateway" must be true or false$/],
+    [`${REQUIRED}poll_seconds: 0\n`, /: "poll_seconds" must be a number of seconds above 0$/],
     ['ami: ami-1\nadmin_cidr: 203.0.113.0/24\nhosted_zone: z\nbucket: Not_A_Bucket\n', /: "bucket" Not_A_Bucket is not a valid S3 bucket name$/],
     [`${REQUIRED}project: "my project"\n`, /: "project" my project: letters, digits, - and _ only$/],
     ['- a list\n', /: must be a mapping of settings$/],

@@ -38,6 +38,8 @@ export interface AwsSettings {
   bucket: string;
   /** The IAM user whose key the registry uses for the bucket, and nothing else. */
   s3User: string;
+  /** Between two looks at something AWS is still making (NAT gateway, instances, DNS). */
+  pollSeconds: number;
 }
 
 /** The reference deployment's values, where a default makes sense. */
@@ -56,6 +58,7 @@ const DEFAULTS = {
   registry_private_ip: '172.20.2.20',
   record_name: 'registry',
   s3_user: 'harbor_s3_user',
+  poll_seconds: 5,
 };
 const REQUIRED = ['ami', 'admin_cidr', 'hosted_zone', 'bucket'] as const;
 const KNOWN = new Set([...Object.keys(DEFAULTS), ...REQUIRED, 'endpoint']);
@@ -131,6 +134,8 @@ export async function loadAwsSettings(file: string): Promise<AwsSettings> {
   }
   const rootVolumeGiB = v.root_volume_gib;
   if (!Number.isInteger(rootVolumeGiB) || (rootVolumeGiB as number) < 1) throw inputError(file, undefined, '"root_volume_gib" must be a whole number of GiB');
+  const pollSeconds = v.poll_seconds;
+  if (typeof pollSeconds !== 'number' || !(pollSeconds > 0)) throw inputError(file, undefined, '"poll_seconds" must be a number of seconds above 0');
   if (typeof v.nat_gateway !== 'boolean') throw inputError(file, undefined, '"nat_gateway" must be true or false');
   const bucket = str('bucket');
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw inputError(file, undefined, `"bucket" ${bucket} is not a valid S3 bucket name`);
@@ -156,6 +161,7 @@ export async function loadAwsSettings(file: string): Promise<AwsSettings> {
     recordName: str('record_name'),
     bucket,
     s3User: str('s3_user'),
+    pollSeconds,
   };
   if (v.endpoint !== undefined) settings.endpoint = str('endpoint');
   return settings;
