@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { dirname, join, resolve } from 'node:path';
 import { parseFlags } from '../cli.ts';
 import { importUrl, PROJECT_ROOT } from '../compiled.ts';
@@ -30,6 +31,7 @@ export const RUN_FLAGS_HELP = `  -i, --inventory FILE        inventory (Ansible 
                               asked only when the inventory or a role needs the vault)
       --vault FILE            the deployment's vault of secrets (default vault/secrets.yaml)
       --certs-dir DIR         the deployment's public certificates (default certs)
+  -e, --extra-vars VARS       variables over all others: "k=v k2=v2" (strings) or @FILE (YAML); repeatable
   -v, --verbose               show the output of changed steps
   -h, --help                  this help`;
 
@@ -49,9 +51,36 @@ const OPTIONS = {
   'vault-password-file': { type: 'string' },
   vault: { type: 'string' },
   'certs-dir': { type: 'string' },
+  'extra-vars': { type: 'string', short: 'e', multiple: true },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Ansible's -e: `k=v k2=v2` pairs (string values) or `@file` (a YAML mapping). */
+function extraVars(given: string[] = []): Vars | undefined {
+  if (given.length === 0) return undefined;
+  const vars: Vars = {};
+  for (const arg of given) {
+    if (arg.startsWith('@')) {
+      const file = arg.slice(1);
+      let parsed: unknown;
+      try {
+        parsed = parseYaml(readFileSync(file, 'utf8'));
+      } catch (err) {
+        throw new UserError(`-e ${arg}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message.split('\n')[0]}`);
+      }
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UserError(`-e ${arg}: must hold a YAML mapping of variables`);
+      Object.assign(vars, parsed);
+      continue;
+    }
+    for (const pair of arg.trim().split(/\s+/)) {
+      const eq = pair.indexOf('=');
+      if (eq < 1) throw new UserError(`-e "${pair}": give name=value (or @FILE)`);
+      vars[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+  return vars;
+}
 
 export interface RunCommand {
   inventory?: string;
@@ -101,6 +130,7 @@ export function parseRunArgs(args: string[]): RunCommand {
       hostKeyChecking: hkc,
       knownHostsFile: v['known-hosts'] ? resolve(v['known-hosts']) : undefined,
       verbose: Boolean(v.verbose),
+      extraVars: extraVars(v['extra-vars']),
     },
   };
 }

@@ -1,4 +1,7 @@
 // Reporters: JSON lines and human lines, both redacted; the recap table; flag parsing.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { parseRunArgs } from '../../lib/run/cli.ts';
 import { humanReporter, jsonReporter, recapTable } from '../../lib/run/report.ts';
@@ -68,4 +71,17 @@ t.test('flags: defaults, lists, and mistakes', async (t) => {
   t.throws(() => parseRunArgs(['--forks', '0']), /--forks "0": give a whole number/);
   t.throws(() => parseRunArgs(['--host-key-checking', 'maybe']), /use strict, accept-new or off/);
   t.throws(() => parseRunArgs(['--nope']), /Unknown option '--nope'; see --help/);
+});
+
+t.test('-e/--extra-vars: name=value pairs and @FILE, later ones winning', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hm-extra-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'vars.yaml'), 'registry_port: 5443\nlist: [a, b]\n');
+  const cmd = parseRunArgs(['-e', 'registry_storage=filesystem a=1=2', '-e', `@${join(dir, 'vars.yaml')}`, '--extra-vars', 'a=3']);
+  t.strictSame(cmd.options.extraVars, { registry_storage: 'filesystem', a: '3', registry_port: 5443, list: ['a', 'b'] });
+  t.equal(parseRunArgs([]).options.extraVars, undefined);
+  t.throws(() => parseRunArgs(['-e', 'novalue']), /^-e "novalue": give name=value \(or @FILE\)$/);
+  t.throws(() => parseRunArgs(['-e', `@${join(dir, 'nope.yaml')}`]), /nope\.yaml: no such file$/);
+  writeFileSync(join(dir, 'list.yaml'), '- a\n');
+  t.throws(() => parseRunArgs(['-e', `@${join(dir, 'list.yaml')}`]), /must hold a YAML mapping of variables$/);
 });
