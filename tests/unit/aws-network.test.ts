@@ -1,0 +1,163 @@
+// The VPC and NAT_gateway directories against the EC2 mock, through the real SDK: plan, apply
+// from nothing, a rerun that changes nothing, drift put right in place, the NAT gateway going
+// away when not wanted, and destroy.
+import t from 'tap';
+import { destroyNatGateway, destroyNetwork, ensureNatGateway, ensureNetwork, securityGroupRules } from '../../lib/cloud/aws/network.ts';
+import type { Change } from '../../lib/cloud/aws/plan.ts';
+import { mockContext, mockSettings } from '../helpers/aws-mock/context.ts';
+import { ec2State } from '../helpers/aws-mock/ec2.ts';
+import { isMutating } from '../helpers/aws-mock/index.ts';
+import { handleEc2 } from '../helpers/aws-mock/ec2.ts';
+import { startAwsMock } from '../helpers/aws-mock/server.ts';
+
+const mock = await startAwsMock({ ec2: handleEc2 });
+t.teardown(() => mock.close());
+
+/** One run of the VPC and NAT_gateway directories: what it recorded and which calls changed something. */
+async function run(opts: { dryRun?: boolean; natGateway?: boolean; destroy?: boolean } = {}) {
+  const ctx = mockContext(mock, mockSettings(mock, { natGateway: opts.natGateway ?? true }), opts.dryRun ?? false);
+  const before = mock.calls.length;
+  try {
+    if (opts.destroy) {
+      await destroyNatGateway(ctx);
+      await destroyNetwork(ctx);
+    } else {
+      await ensureNatGateway(ctx, await ensureNetwork(ctx));
+    }
+  } finally {
+    ctx.close();
+  }
+  const mutating = mock.calls.slice(before).filter(isMutating).map((c) => c.action);
+  return { changes: ctx.changes, said: ctx.said, mutating };
+}
+const summary = (changes: Change[]) => changes.map((c) => `${c.action} ${c.kind} ${c.name}`);
+const st = ec2State(mock);
+const tagged = <T extends { tags: Record<string, string> }>(m: Map<string, T>) => [...m.values()].filter((x) => x.tags.Project === 'harbor');
+const byName = <T extends { tags: Record<string, string> }>(m: Map<string, T>, name: string) => {
+  const found = tagged(m).filter((x) => x.tags.Name === name);
+  if (found.length !== 1) throw new Error(`${found.length} resources named ${name}`);
+  return found[0]!;
+};
+const ALL = [
+  'vpc harbor-vpc', 'subnet harbor-public', 'subnet harbor-private', 'internet gateway harbor-igw', 'route table harbor-public-routes',
+  ...['ssh-in', 'ssh-out', 'ssh-in-local', 'web-out', 'web-in-local', 'web-in-admin'].map((g) => `security group harbor-${g}`),
+  'elastic ip harbor-nat-eip', 'nat gateway harbor-nat', 'route table harbor-private-routes',
+];
+
+t.test('plan on an empty account: everything to create, nothing changed', async (t) => {
+  const { changes, mutating } = await run({ dryRun: true });
+  t.same(mutating, []);
+  t.same(summary(changes), ALL.map((x) => `create ${x}`));
+  t.equal(st.vpcs.size, 0);
+});
+
+t.test('apply from nothing makes the reference network', async (t) => {
+  const { changes, said } = await run();
+  t.same(summary(changes), ALL.map((x) => `create ${x}`));
+  t.ok(said.some((m) => /NAT gateway harbor-nat .*pending/.test(m)), 'says it waits for the NAT gateway');
+
+  const vpc = byName(st.vpcs, 'harbor-vpc');
+  t.match(vpc, { cidr: '172.20.0.0/16', dnsHostnames: true, dnsSupport: true });
+  const pub = byName(st.subnets, 'harbor-public');
+  const priv = byName(st.subnets, 'harbor-private');
+  t.match(pub, { vpcId: vpc.id, cidr: '172.20.1.0/24', az: 'eu-west-1a', mapPublicIp: true });
+  t.match(priv, { vpcId: vpc.id, cidr: '172.20.2.0/24', az: 'eu-west-1b', mapPublicIp: false });
+  const igw = byName(st.igws, 'harbor-igw');
+  t.equal(igw.vpcId, vpc.id);
+
+  const routesOut = (name: string) => {
+    const rt = byName(st.routeTables, name);
+    return { vpc: rt.vpcId, out: rt.routes.filter((r) => r.cidr === '0.0.0.0/0').map((r) => r.gatewayId ?? r.natGatewayId), subnets: rt.associations.map((a) => a.subnetId) };
+  };
+  t.same(routesOut('harbor-public-routes'), { vpc: vpc.id, out: [igw.id], subnets: [pub.id] });
+  const nat = byName(st.natGateways, 'harbor-nat');
+  const eip = byName(st.addresses, 'harbor-nat-eip');
+  t.match(nat, { subnetId: pub.id, allocationId: eip.allocationId, state: 'available' });
+  t.same(routesOut('harbor-private-routes'), { vpc: vpc.id, out: [nat.id], subnets: [priv.id] });
+
+  const rules = (name: string) => {
+    const g = byName(st.securityGroups, `harbor-${name}`);
+    t.equal(g.vpcId, vpc.id);
+    return [...g.ingress.map((r) => `in ${r.protocol}/${r.from}-${r.to} ${r.cidr}`), ...g.egress.map((r) => `out ${r.protocol}/${r.from}-${r.to} ${r.cidr}`)].sort();
+  };
+  t.same(rules('ssh-in'), ['in tcp/22-22 185.192.0.0/10']);
+  t.same(rules('ssh-out'), ['out tcp/22-22 172.20.0.0/16']);
+  t.same(rules('ssh-in-local'), ['in tcp/22-22 172.20.0.0/16']);
+  t.same(rules('web-out'), ['out tcp/443-443 0.0.0.0/0', 'out tcp/80-80 0.0.0.0/0']);
+  t.same(rules('web-in-local'), ['in tcp/443-443 172.20.0.0/16', 'in tcp/80-80 172.20.0.0/16']);
+  t.same(rules('web-in-admin'), ['in tcp/443-443 185.192.0.0/10']);
+  t.equal(Object.keys(securityGroupRules(mockSettings(mock))).length, 6);
+  t.equal(tagged(st.securityGroups).length, 6, 'no group made twice');
+});
+
+t.test('a second apply changes nothing', async (t) => {
+  const { changes, mutating } = await run();
+  t.same(summary(changes), ALL.map((x) => `ok ${x}`));
+  t.same(mutating, []);
+});
+
+t.test('drift is put right in place', async (t) => {
+  const sshIn = byName(st.securityGroups, 'harbor-ssh-in');
+  sshIn.ingress.push({ protocol: 'tcp', from: 22, to: 22, cidr: '0.0.0.0/0' });
+  sshIn.egress.push({ protocol: '-1', cidr: '0.0.0.0/0' });
+  const webOut = byName(st.securityGroups, 'harbor-web-out');
+  webOut.egress = webOut.egress.filter((r) => r.from !== 443);
+  const publicRoutes = byName(st.routeTables, 'harbor-public-routes');
+  publicRoutes.routes = publicRoutes.routes.filter((r) => r.cidr !== '0.0.0.0/0');
+  byName(st.subnets, 'harbor-public').mapPublicIp = false;
+  const vpcId = byName(st.vpcs, 'harbor-vpc').id;
+
+  const plan = await run({ dryRun: true });
+  t.same(plan.mutating, []);
+  const updates = plan.changes.filter((c) => c.action === 'update');
+  t.same(updates.map((c) => c.name), ['harbor-public', 'harbor-public-routes', 'harbor-ssh-in', 'harbor-web-out']);
+  t.match(updates.find((c) => c.name === 'harbor-ssh-in')?.detail, /- ingress tcp\/22 from 0\.0\.0\.0\/0.*- egress all to 0\.0\.0\.0\/0/);
+  t.match(updates.find((c) => c.name === 'harbor-web-out')?.detail, '+ egress tcp/443 to 0.0.0.0/0');
+  t.match(updates.find((c) => c.name === 'harbor-public-routes')?.detail, /^0\.0\.0\.0\/0 → igw-/);
+
+  const ids = new Set([...st.securityGroups.keys()]);
+  const apply = await run();
+  t.same(apply.changes.filter((c) => c.action === 'update').map((c) => c.name), updates.map((c) => c.name));
+  t.same([...st.securityGroups.keys()], [...ids], 'groups kept, not replaced');
+  t.equal(byName(st.vpcs, 'harbor-vpc').id, vpcId);
+  t.same(sshIn.ingress.map((r) => r.cidr), ['185.192.0.0/10']);
+  t.same(sshIn.egress, []);
+  t.equal(webOut.egress.length, 2);
+  t.equal(byName(st.subnets, 'harbor-public').mapPublicIp, true);
+  t.same(summary((await run()).changes), ALL.map((x) => `ok ${x}`));
+});
+
+t.test('nat_gateway false removes the NAT gateway, its address and its routes', async (t) => {
+  const { changes } = await run({ natGateway: false });
+  t.same(summary(changes.filter((c) => c.action !== 'ok')), ['delete route table harbor-private-routes', 'delete nat gateway harbor-nat', 'delete elastic ip harbor-nat-eip']);
+  t.same(tagged(st.addresses), []);
+  t.same(tagged(st.natGateways).map((n) => n.state), ['deleted'], 'deleted NAT gateways stay visible for a while, like on AWS');
+  t.same(tagged(st.routeTables).map((r) => r.tags.Name), ['harbor-public-routes']);
+  const again = await run({ natGateway: false });
+  t.same(again.mutating, []);
+  t.ok(again.changes.every((c) => c.action === 'ok'));
+});
+
+t.test('destroy removes everything tagged; a second destroy has nothing to do', async (t) => {
+  await run();
+  const { changes } = await run({ destroy: true });
+  t.ok(changes.every((c) => c.action === 'delete'));
+  t.equal(changes.length, ALL.length);
+  for (const m of [st.vpcs, st.subnets, st.igws, st.routeTables, st.securityGroups, st.addresses]) t.same(tagged(m as Map<string, { tags: Record<string, string> }>), []);
+  t.ok(tagged(st.natGateways).every((n) => n.state === 'deleted'));
+  t.equal(st.vpcs.size, 0, "the VPC's main route table and default group went with it");
+  const again = await run({ destroy: true });
+  t.same(again.changes, []);
+  t.same(again.mutating, []);
+});
+
+t.test('destroy of a network still in use names what is in use', async (t) => {
+  const ctx = mockContext(mock, mockSettings(mock, { natGateway: true }));
+  await ensureNatGateway(ctx, await ensureNetwork(ctx));
+  const before = [st.subnets.size, st.securityGroups.size, st.routeTables.size];
+  await t.rejects(destroyNetwork(ctx), { name: 'UserError', message: /^vpc harbor-vpc is still in use by NAT gateway nat-\w+ \(destroy the instances and the NAT gateway first\)$/ });
+  ctx.close();
+  t.same([st.subnets.size, st.securityGroups.size, st.routeTables.size], before, 'nothing deleted');
+  await run({ destroy: true });
+  t.equal(st.vpcs.size, 0);
+});
