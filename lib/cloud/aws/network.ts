@@ -2,13 +2,13 @@
 // an internet gateway and its route, six security groups, and (while wanted) a NAT gateway that
 // lets the private subnet out. Everything is found again by its Project and Name tags.
 import {
-  AllocateAddressCommand, AssociateRouteTableCommand, AttachInternetGatewayCommand, AuthorizeSecurityGroupEgressCommand,
+  AllocateAddressCommand, AssociateAddressCommand, AssociateRouteTableCommand, AttachInternetGatewayCommand, AuthorizeSecurityGroupEgressCommand,
   AuthorizeSecurityGroupIngressCommand, CreateInternetGatewayCommand, CreateNatGatewayCommand, CreateRouteCommand, CreateRouteTableCommand,
   CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, DeleteInternetGatewayCommand, DeleteNatGatewayCommand,
   DeleteRouteTableCommand, DeleteSecurityGroupCommand, DeleteSubnetCommand, DeleteVpcCommand, DescribeAddressesCommand,
   DescribeAvailabilityZonesCommand, DescribeInstancesCommand, DescribeInternetGatewaysCommand, DescribeNatGatewaysCommand, DescribeRouteTablesCommand,
   DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcAttributeCommand, DescribeVpcsCommand, DetachInternetGatewayCommand,
-  DisassociateRouteTableCommand, ModifySubnetAttributeCommand, ModifyVpcAttributeCommand, ReleaseAddressCommand, ReplaceRouteCommand,
+  DisassociateAddressCommand, DisassociateRouteTableCommand, ModifySubnetAttributeCommand, ModifyVpcAttributeCommand, ReleaseAddressCommand, ReplaceRouteCommand,
   RevokeSecurityGroupEgressCommand, RevokeSecurityGroupIngressCommand,
   type IpPermission, type ResourceType, type RouteTable, type SecurityGroup, type Subnet,
 } from '@aws-sdk/client-ec2';
@@ -278,30 +278,36 @@ export async function ensureNetwork(ctx: AwsContext): Promise<Network> {
 
 // ---------------------------------------------------------------- Elastic IPs
 
-/** An Elastic IP tagged `<project>-<what>`: its allocation id and address. */
-export async function ensureElasticIp(ctx: AwsContext, what: string): Promise<{ allocationId: string; publicIp: string; associatedWith?: string }> {
+/** An Elastic IP tagged `<project>-<what>` (associated with `instanceId` when given): its allocation id and address. */
+export async function ensureElasticIp(ctx: AwsContext, what: string, instanceId?: string): Promise<{ allocationId: string; publicIp: string }> {
   const { settings: s, clients: { ec2 } } = ctx;
   const name = resourceName(s, what);
   const [found] = (await ec2.send(new DescribeAddressesCommand({ Filters: byTags(s, name) }))).Addresses ?? [];
-  if (found) {
-    ctx.record({ action: 'ok', kind: 'elastic ip', name, id: found.AllocationId!, detail: found.PublicIp });
-    return { allocationId: found.AllocationId!, publicIp: found.PublicIp!, ...(found.InstanceId ? { associatedWith: found.InstanceId } : {}) };
-  }
-  if (ctx.dryRun) {
-    ctx.record({ action: 'create', kind: 'elastic ip', name });
+  const forInstance = instanceId ? `, for ${instanceId}` : '';
+  if (!found && ctx.dryRun) {
+    ctx.record({ action: 'create', kind: 'elastic ip', name, detail: forInstance.slice(2) || undefined });
     return { allocationId: KNOWN_AFTER_APPLY, publicIp: KNOWN_AFTER_APPLY };
   }
-  const made = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: tagSpec(s, 'elastic-ip', name) }));
-  ctx.record({ action: 'create', kind: 'elastic ip', name, id: made.AllocationId!, detail: made.PublicIp });
-  return { allocationId: made.AllocationId!, publicIp: made.PublicIp! };
+  const address = found ?? (await ec2.send(new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: tagSpec(s, 'elastic-ip', name) })));
+  const allocationId = address.AllocationId!;
+  const publicIp = address.PublicIp!;
+  const associate = instanceId !== undefined && found?.InstanceId !== instanceId;
+  if (associate && !ctx.dryRun) await ec2.send(new AssociateAddressCommand({ AllocationId: allocationId, InstanceId: instanceId, AllowReassociation: true }));
+  if (!found) ctx.record({ action: 'create', kind: 'elastic ip', name, id: allocationId, detail: `${publicIp}${forInstance}` });
+  else if (associate) ctx.record({ action: 'update', kind: 'elastic ip', name, id: allocationId, detail: `${publicIp}: associate with ${instanceId}${found.InstanceId ? ` (now ${found.InstanceId})` : ''}` });
+  else ctx.record({ action: 'ok', kind: 'elastic ip', name, id: allocationId, detail: publicIp });
+  return { allocationId, publicIp };
 }
 
-/** Releases the Elastic IPs tagged `<project>-<what>` (they must be unassociated by then). */
+/** Releases the Elastic IPs tagged `<project>-<what>`, disassociating them first. */
 export async function releaseElasticIps(ctx: AwsContext, what: string): Promise<void> {
   const { settings: s, clients: { ec2 } } = ctx;
   const name = resourceName(s, what);
   for (const a of (await ec2.send(new DescribeAddressesCommand({ Filters: byTags(s, name) }))).Addresses ?? []) {
-    if (!ctx.dryRun) await ec2.send(new ReleaseAddressCommand({ AllocationId: a.AllocationId! }));
+    if (!ctx.dryRun) {
+      if (a.AssociationId) await ec2.send(new DisassociateAddressCommand({ AssociationId: a.AssociationId }));
+      await ec2.send(new ReleaseAddressCommand({ AllocationId: a.AllocationId! }));
+    }
     ctx.record({ action: 'delete', kind: 'elastic ip', name, id: a.AllocationId!, detail: a.PublicIp });
   }
 }

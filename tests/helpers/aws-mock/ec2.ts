@@ -20,7 +20,7 @@ interface NatGateway { id: string; subnetId: string; vpcId: string; allocationId
 interface KeyPair { id: string; name: string; publicKey: string; fingerprint: string; tags: Tags }
 interface Instance {
   id: string; imageId: string; type: string; subnetId: string; vpcId: string; privateIp: string; groupIds: string[]; keyName?: string;
-  rootGiB?: number; rootType?: string; deleteOnTermination?: boolean; state: string; polls: number; consolePolls: number;
+  rootDevice?: string; rootGiB?: number; rootType?: string; deleteOnTermination?: boolean; state: string; polls: number; consolePolls: number; launchTime: string;
   hostKeys: string[]; tags: Tags;
 }
 
@@ -71,7 +71,13 @@ const bool = (p: Params, key: string) => {
   return s === undefined ? undefined : s === 'true';
 };
 const tagsOf = (items: Nested[]): Tags => Object.fromEntries(items.map((t) => [field(t, 'Key') ?? '', field(t, 'Value') ?? '']));
-const specTags = (p: Params): Tags => Object.assign({}, ...list(p, 'TagSpecification').map((s) => tagsOf(list(s, 'Tag'))));
+/** The tags given for the resource an action makes; AWS refuses specifications for types the action does not make. */
+function specTags(p: Params, type: string, others: string[] = []): Tags {
+  const specs = list(p, 'TagSpecification');
+  const wrong = specs.map((x) => field(x, 'ResourceType') ?? '').find((t) => t !== type && !others.includes(t));
+  if (wrong !== undefined) throw new Ec2Error('InvalidParameterValue', `'${wrong}' is not a valid taggable resource type for this operation.`);
+  return Object.assign({}, ...specs.filter((x) => field(x, 'ResourceType') === type).map((x) => tagsOf(list(x, 'Tag'))));
+}
 const tagSet = (tags: Tags) => Object.entries(tags).map(([key, value]) => ({ key, value }));
 
 /** Describe* filters: tag:K, tag-key, and each resource's own attributes. */
@@ -177,7 +183,7 @@ const keyXml = (k: KeyPair, withKey: boolean) => ({ keyPairId: k.id, keyName: k.
 const STATE_CODE: Record<string, number> = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80 };
 const instanceXml = (i: Instance, st: Ec2State) => ({
   instanceId: i.id, imageId: i.imageId, instanceType: i.type, keyName: i.keyName, subnetId: i.subnetId, vpcId: i.vpcId,
-  instanceState: { code: STATE_CODE[i.state], name: i.state },
+  instanceState: { code: STATE_CODE[i.state], name: i.state }, launchTime: i.launchTime,
   privateIpAddress: i.state === 'terminated' ? undefined : i.privateIp,
   ipAddress: [...st.addresses.values()].find((a) => a.instanceId === i.id)?.publicIp,
   groupSet: i.groupIds.map((g) => ({ groupId: g, groupName: st.securityGroups.get(g)?.name })),
@@ -241,7 +247,7 @@ const ACTIONS: Record<string, Action> = {
   }),
 
   CreateVpc: (p, st) => {
-    const vpc: Vpc = { id: awsId('vpc'), cidr: need(p, 'CidrBlock'), state: 'pending', polls: 0, tags: specTags(p), dnsHostnames: false, dnsSupport: true };
+    const vpc: Vpc = { id: awsId('vpc'), cidr: need(p, 'CidrBlock'), state: 'pending', polls: 0, tags: specTags(p, 'vpc'), dnsHostnames: false, dnsSupport: true };
     st.vpcs.set(vpc.id, vpc);
     // Every VPC comes with a main route table and a default security group, neither tagged.
     const main: RouteTable = { id: awsId('rtb'), vpcId: vpc.id, routes: [{ cidr: vpc.cidr, gatewayId: 'local', origin: 'CreateRouteTable' }], associations: [{ id: awsId('rtbassoc'), main: true }], tags: {} };
@@ -292,7 +298,7 @@ const ACTIONS: Record<string, Action> = {
     }
     const az = str(p, 'AvailabilityZone') ?? `${st.region}a`;
     if (!new RegExp(`^${st.region}[abc]$`).test(az)) throw new Ec2Error('InvalidParameterValue', `Value (${az}) for parameter availabilityZone is invalid.`);
-    const subnet: Subnet = { id: awsId('subnet'), vpcId: vpc.id, cidr, az, state: 'pending', polls: 0, tags: specTags(p), mapPublicIp: false };
+    const subnet: Subnet = { id: awsId('subnet'), vpcId: vpc.id, cidr, az, state: 'pending', polls: 0, tags: specTags(p, 'subnet'), mapPublicIp: false };
     st.subnets.set(subnet.id, subnet);
     return { subnet: subnetXml(subnet) };
   },
@@ -318,7 +324,7 @@ const ACTIONS: Record<string, Action> = {
   },
 
   CreateInternetGateway: (p, st) => {
-    const igw: Igw = { id: awsId('igw'), tags: specTags(p) };
+    const igw: Igw = { id: awsId('igw'), tags: specTags(p, 'internet-gateway') };
     st.igws.set(igw.id, igw);
     return { internetGateway: igwXml(igw) };
   },
@@ -352,7 +358,7 @@ const ACTIONS: Record<string, Action> = {
 
   CreateRouteTable: (p, st) => {
     const vpc = getOr(st.vpcs, need(p, 'VpcId'), 'InvalidVpcID.NotFound');
-    const rt: RouteTable = { id: awsId('rtb'), vpcId: vpc.id, routes: [{ cidr: vpc.cidr, gatewayId: 'local', origin: 'CreateRouteTable' }], associations: [], tags: specTags(p) };
+    const rt: RouteTable = { id: awsId('rtb'), vpcId: vpc.id, routes: [{ cidr: vpc.cidr, gatewayId: 'local', origin: 'CreateRouteTable' }], associations: [], tags: specTags(p, 'route-table') };
     st.routeTables.set(rt.id, rt);
     return { routeTable: rtXml(rt) };
   },
@@ -399,7 +405,7 @@ const ACTIONS: Record<string, Action> = {
     const vpc = getOr(st.vpcs, need(p, 'VpcId'), 'InvalidVpcID.NotFound');
     const name = need(p, 'GroupName');
     if ([...st.securityGroups.values()].some((g) => g.vpcId === vpc.id && g.name === name)) throw new Ec2Error('InvalidGroup.Duplicate', `The security group '${name}' already exists for VPC '${vpc.id}'`);
-    const sg: SecurityGroup = { id: awsId('sg'), vpcId: vpc.id, name, description: need(p, 'GroupDescription'), ingress: [], egress: [{ protocol: '-1', cidr: '0.0.0.0/0' }], tags: specTags(p) };
+    const sg: SecurityGroup = { id: awsId('sg'), vpcId: vpc.id, name, description: need(p, 'GroupDescription'), ingress: [], egress: [{ protocol: '-1', cidr: '0.0.0.0/0' }], tags: specTags(p, 'security-group') };
     st.securityGroups.set(sg.id, sg);
     return { groupId: sg.id, tagSet: tagSet(sg.tags) };
   },
@@ -419,7 +425,7 @@ const ACTIONS: Record<string, Action> = {
 
   AllocateAddress: (p, st) => {
     const n = st.addresses.size + 10;
-    const a: Address = { allocationId: awsId('eipalloc'), publicIp: `203.0.113.${n % 250}`, tags: specTags(p) };
+    const a: Address = { allocationId: awsId('eipalloc'), publicIp: `203.0.113.${n % 250}`, tags: specTags(p, 'elastic-ip') };
     st.addresses.set(a.allocationId, a);
     return { publicIp: a.publicIp, allocationId: a.allocationId, domain: 'vpc' };
   },
@@ -454,7 +460,7 @@ const ACTIONS: Record<string, Action> = {
     const subnet = getOr(st.subnets, need(p, 'SubnetId'), 'InvalidSubnetID.NotFound');
     const a = getOr(st.addresses, need(p, 'AllocationId'), 'InvalidAllocationID.NotFound');
     if (a.associationId || a.natGatewayId) throw new Ec2Error('Resource.AlreadyAssociated', `Elastic IP address [${a.allocationId}] is already associated`);
-    const nat: NatGateway = { id: awsId('nat'), subnetId: subnet.id, vpcId: subnet.vpcId, allocationId: a.allocationId, state: 'pending', polls: 0, tags: specTags(p) };
+    const nat: NatGateway = { id: awsId('nat'), subnetId: subnet.id, vpcId: subnet.vpcId, allocationId: a.allocationId, state: 'pending', polls: 0, tags: specTags(p, 'natgateway') };
     a.natGatewayId = nat.id;
     st.natGateways.set(nat.id, nat);
     return { natGateway: natXml(nat, st) };
@@ -482,7 +488,7 @@ const ACTIONS: Record<string, Action> = {
     const publicKey = Buffer.from(need(p, 'PublicKeyMaterial'), 'base64').toString('utf8').trim();
     const [type, blob] = publicKey.split(/\s+/);
     if (!type || !blob) throw new Ec2Error('InvalidKey.Format', 'Key is not in valid OpenSSH public key format');
-    const k: KeyPair = { id: awsId('key'), name, publicKey: `${type} ${blob}`, fingerprint: `SHA256:${createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64').replace(/=+$/, '')}`, tags: specTags(p) };
+    const k: KeyPair = { id: awsId('key'), name, publicKey: `${type} ${blob}`, fingerprint: `SHA256:${createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64').replace(/=+$/, '')}`, tags: specTags(p, 'key-pair') };
     st.keyPairs.set(k.id, k);
     return { keyName: k.name, keyFingerprint: k.fingerprint, keyPairId: k.id, tagSet: tagSet(k.tags) };
   },
@@ -525,9 +531,9 @@ const ACTIONS: Record<string, Action> = {
     const ebs = root && typeof root === 'object' && !Array.isArray(root) ? root.Ebs : undefined;
     const instance: Instance = {
       id: awsId('i'), imageId: need(p, 'ImageId'), type: str(p, 'InstanceType') ?? 'm1.small', subnetId: subnet.id, vpcId: subnet.vpcId, privateIp, groupIds, keyName,
-      rootGiB: ebs ? Number(field(ebs, 'VolumeSize')) : undefined, rootType: ebs ? field(ebs, 'VolumeType') : undefined,
+      rootDevice: field(root ?? '', 'DeviceName'), rootGiB: ebs ? Number(field(ebs, 'VolumeSize')) : undefined, rootType: ebs ? field(ebs, 'VolumeType') : undefined,
       deleteOnTermination: ebs ? field(ebs, 'DeleteOnTermination') === 'true' : undefined,
-      state: 'pending', polls: 0, consolePolls: 0, hostKeys: freshHostKeys(), tags: specTags(p),
+      state: 'pending', polls: 0, consolePolls: 0, launchTime: new Date().toISOString(), hostKeys: freshHostKeys(), tags: specTags(p, 'instance', ['volume', 'network-interface']),
     };
     st.instances.set(instance.id, instance);
     return { reservationId: awsId('r'), ownerId: '123456789012', groupSet: [], instancesSet: [instanceXml(instance, st)] };
@@ -567,6 +573,22 @@ const ACTIONS: Record<string, Action> = {
     if (i.state === 'pending') return { instanceId: i.id, timestamp: new Date().toISOString() };
     const withKeys = i.state === 'running' ? ++i.consolePolls > 2 : true;
     return { instanceId: i.id, timestamp: new Date().toISOString(), output: Buffer.from(consoleText(i, withKeys)).toString('base64') };
+  },
+
+  // Every ami-… exists, an EBS-backed image with its root on /dev/xvda.
+  DescribeImages: (p) => ({
+    imagesSet: ids(p, 'ImageId').map((imageId) => {
+      if (!/^ami-[0-9a-f]{8,17}$/.test(imageId)) throw new Ec2Error('InvalidAMIID.Malformed', `Invalid id: "${imageId}"`);
+      return { imageId, imageState: 'available', rootDeviceName: '/dev/xvda', rootDeviceType: 'ebs', architecture: 'x86_64', name: `image ${imageId}` };
+    }),
+  }),
+  ModifyInstanceAttribute: (p, st) => {
+    const i = getOr(st.instances, need(p, 'InstanceId'), 'InvalidInstanceID.NotFound');
+    const groups = ids(p, 'GroupId');
+    if (!groups.length) throw new Ec2Error('InvalidParameterCombination', 'the mock only modifies security groups');
+    for (const g of groups) getOr(st.securityGroups, g, 'InvalidGroup.NotFound');
+    i.groupIds = groups;
+    return { return: true };
   },
 
   CreateTags: (p, st) => {
