@@ -1,6 +1,7 @@
 // S3 for the mock, path-style (`/<bucket>/<key>?<subresource>`), REST-XML like AWS: the bucket
 // calls harbormaster makes for the registry's storage, and enough objects to test emptying it.
 import { createHash } from 'node:crypto';
+import { iamState } from './iam.ts';
 import { type AwsMock, type MockRequest, type MockResponse, type ServiceHandler, xmlEscape } from './server.ts';
 
 export interface S3Object {
@@ -118,10 +119,23 @@ function deleteObjects(req: MockRequest, bucket: S3Bucket): MockResponse {
   return xml(200, `<DeleteResult xmlns="${NS}">${deleted}</DeleteResult>`);
 }
 
+/** AWS refuses a policy naming an IAM user of this account that does not exist (yet). */
+function principalsExist(mock: AwsMock, statements: unknown): boolean {
+  const arns = ([] as unknown[]).concat(statements).flatMap((st) => {
+    const aws = ((st as { Principal?: { AWS?: unknown } }).Principal?.AWS ?? []) as string | string[];
+    return ([] as string[]).concat(aws);
+  });
+  const users = iamState(mock).users;
+  return arns.every((arn) => {
+    const m = /^arn:aws:iam::(\d{12}):user\/(?:.*\/)?([^/]+)$/.exec(arn);
+    return !m || m[1] !== mock.accountId || users.get(m[2]!)?.arn === arn;
+  });
+}
+
 const PUBLIC_ACCESS_FLAGS = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'];
 
 /** A call on a bucket subresource (`?tagging`, `?policy`, ...), by method. */
-function bucketSubresource(req: MockRequest, bucket: S3Bucket): MockResponse | undefined {
+function bucketSubresource(req: MockRequest, mock: AwsMock, bucket: S3Bucket): MockResponse | undefined {
   const q = req.query;
   const body = req.body.toString('utf8');
   const get = req.method === 'GET';
@@ -170,12 +184,14 @@ function bucketSubresource(req: MockRequest, bucket: S3Bucket): MockResponse | u
   }
   if (q.has('policy')) {
     if (put) {
+      let doc: { Statement?: unknown };
       try {
-        const doc = JSON.parse(body) as { Statement?: unknown };
+        doc = JSON.parse(body) as { Statement?: unknown };
         if (!Array.isArray(doc.Statement) && typeof doc.Statement !== 'object') throw new Error('no Statement');
       } catch {
         return s3Error(400, 'MalformedPolicy', 'Policies must be valid JSON and the first byte must be \'{\'');
       }
+      if (!principalsExist(mock, doc.Statement)) return s3Error(400, 'MalformedPolicy', 'Invalid principal in policy');
       bucket.policy = body;
       return empty(204);
     }
@@ -219,5 +235,5 @@ export const handleS3: ServiceHandler = (req, mock) => {
     state.buckets.delete(name);
     return empty(204);
   }
-  return bucketSubresource(req, bucket) ?? s3Error(400, 'NotImplemented', `the mock does not implement ${req.method} ${req.path}?${req.query}`);
+  return bucketSubresource(req, mock, bucket) ?? s3Error(400, 'NotImplemented', `the mock does not implement ${req.method} ${req.path}?${req.query}`);
 };
