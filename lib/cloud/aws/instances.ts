@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import {
   DeleteKeyPairCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeKeyPairsCommand, GetConsoleOutputCommand, ImportKeyPairCommand,
-  ModifyInstanceAttributeCommand, RunInstancesCommand, TerminateInstancesCommand, type Instance as Ec2Instance,
+  ModifyInstanceAttributeCommand, RunInstancesCommand, TerminateInstancesCommand, type _InstanceType, type Instance as Ec2Instance,
 } from '@aws-sdk/client-ec2';
 import { UserError } from '../../errors.ts';
 import { hostKeysFromConsole, publicKeyOf } from './console.ts';
@@ -110,7 +110,7 @@ async function ensureInstance(ctx: AwsContext, net: Network, keyName: string, wa
       return KNOWN_AFTER_APPLY;
     }
     const made = await ec2.send(new RunInstancesCommand({
-      ImageId: s.ami, InstanceType: s.instanceType as never, MinCount: 1, MaxCount: 1, KeyName: keyName, SubnetId: want.subnetId, SecurityGroupIds: groupIds,
+      ImageId: s.ami, InstanceType: s.instanceType as _InstanceType, MinCount: 1, MaxCount: 1, KeyName: keyName, SubnetId: want.subnetId, SecurityGroupIds: groupIds,
       ...(want.privateIp ? { PrivateIpAddress: want.privateIp } : {}),
       BlockDeviceMappings: [{ DeviceName: await root(), Ebs: { VolumeSize: s.rootVolumeGiB, VolumeType: 'gp3', DeleteOnTermination: true } }],
       TagSpecifications: [{ ResourceType: 'instance', Tags: tagsFor(s, name) }, { ResourceType: 'volume', Tags: tagsFor(s, `${name}-root`) }],

@@ -26,17 +26,19 @@ export interface Network {
   securityGroups: Record<SecurityGroupName, string>;
 }
 
-/** One security group rule: tcp to one port, from (ingress) or to (egress) one CIDR block. */
+/** One security group rule: a protocol and port range, from (ingress) or to (egress) one CIDR block. */
 export interface Rule {
   direction: 'in' | 'out';
+  /** tcp, udp, icmp, or -1 for all (which has no ports). */
   protocol: string;
-  port?: number;
+  from?: number;
+  to?: number;
   cidr: string;
 }
 
 /** The reference's groups and rules; "web-in-medina" is the admin network's HTTPS. */
 export function securityGroupRules(s: AwsSettings): Record<SecurityGroupName, Rule[]> {
-  const tcp = (direction: Rule['direction'], port: number, cidr: string): Rule => ({ direction, protocol: 'tcp', port, cidr });
+  const tcp = (direction: Rule['direction'], port: number, cidr: string): Rule => ({ direction, protocol: 'tcp', from: port, to: port, cidr });
   return {
     'ssh-in': [tcp('in', 22, s.adminCidr)],
     'ssh-out': [tcp('out', 22, s.vpcCidr)],
@@ -56,24 +58,21 @@ const GROUP_PURPOSE: Record<SecurityGroupName, string> = {
 };
 const GROUP_NAMES = Object.keys(GROUP_PURPOSE) as SecurityGroupName[];
 
-export const describeRule = (r: Rule): string =>
-  `${r.direction === 'in' ? 'ingress' : 'egress'} ${r.protocol === '-1' ? 'all' : `${r.protocol}/${r.port}`} ${r.direction === 'in' ? 'from' : 'to'} ${r.cidr}`;
+const portsOf = (r: Rule) => (r.protocol === '-1' ? 'all' : `${r.protocol}/${r.from === r.to ? r.from : `${r.from}-${r.to}`}`);
+export const describeRule = (r: Rule): string => `${r.direction === 'in' ? 'ingress' : 'egress'} ${portsOf(r)} ${r.direction === 'in' ? 'from' : 'to'} ${r.cidr}`;
 
-/** A group's rules as single-port, single-CIDR rules (how AWS may group them does not matter). */
+/** A group's rules, one per CIDR block (how AWS groups them does not matter). */
 export function rulesOf(g: SecurityGroup): Rule[] {
   const expand = (direction: Rule['direction'], perms: IpPermission[] = []) =>
-    perms.flatMap((p) => {
-      const single = p.FromPort !== undefined && p.FromPort === p.ToPort;
-      const port = p.IpProtocol === '-1' ? undefined : single ? p.FromPort : NaN;
-      // A port range we never make is still a rule to revoke: keep it whole.
-      return (p.IpRanges ?? []).map((r) => ({ direction, protocol: p.IpProtocol ?? '-1', port, cidr: r.CidrIp ?? '', range: single ? undefined : [p.FromPort, p.ToPort] }));
-    });
+    perms.flatMap((p) => (p.IpRanges ?? []).map((r): Rule => ({
+      direction, protocol: p.IpProtocol ?? '-1', cidr: r.CidrIp ?? '', ...(p.IpProtocol === '-1' ? {} : { from: p.FromPort, to: p.ToPort }),
+    })));
   return [...expand('in', g.IpPermissions), ...expand('out', g.IpPermissionsEgress)];
 }
-const ruleKey = (r: Rule) => `${r.direction} ${r.protocol} ${r.port} ${r.cidr}`;
-const permissionOf = (r: Rule & { range?: (number | undefined)[] }): IpPermission => ({
+const ruleKey = (r: Rule) => `${r.direction} ${portsOf(r)} ${r.cidr}`;
+const permissionOf = (r: Rule): IpPermission => ({
   IpProtocol: r.protocol,
-  ...(r.protocol === '-1' ? {} : { FromPort: r.range?.[0] ?? r.port, ToPort: r.range?.[1] ?? r.port }),
+  ...(r.protocol === '-1' ? {} : { FromPort: r.from, ToPort: r.to }),
   IpRanges: [{ CidrIp: r.cidr }],
 });
 
@@ -91,7 +90,7 @@ async function ensureVpc(ctx: AwsContext): Promise<string> {
       return KNOWN_AFTER_APPLY;
     }
     const id = (await ec2.send(new CreateVpcCommand({ CidrBlock: s.vpcCidr, TagSpecifications: tagSpec(s, 'vpc', name) }))).Vpc!.VpcId!;
-    await ec2.send(new ModifyVpcAttributeCommand({ VpcId: id, EnableDnsSupport: { Value: true } }));
+    // DNS support is on in a new VPC; hostnames are not.
     await ec2.send(new ModifyVpcAttributeCommand({ VpcId: id, EnableDnsHostnames: { Value: true } }));
     ctx.record({ action: 'create', kind: 'vpc', name, id, detail: `${s.vpcCidr}, DNS hostnames on` });
     return id;

@@ -339,8 +339,9 @@ const ACTIONS: Record<string, Action> = {
     const igw = getOr(st.igws, need(p, 'InternetGatewayId'), 'InvalidInternetGatewayID.NotFound');
     const vpcId = need(p, 'VpcId');
     if (igw.vpcId !== vpcId) throw new Ec2Error('Gateway.NotAttached', `resource ${igw.id} is not attached to network ${vpcId}`);
-    const vpcSubnets = new Set([...st.subnets.values()].filter((s) => s.vpcId === vpcId).map((s) => s.id));
-    const mapped = [...st.addresses.values()].some((a) => (a.instanceId && vpcSubnets.has(st.instances.get(a.instanceId)?.subnetId ?? '')) || a.natGatewayId)
+    // Public addresses in the VPC: Elastic IPs on its instances, NAT gateways, instances with a public IP from their subnet.
+    const inVpc = liveInstances(st).filter((i) => i.vpcId === vpcId);
+    const mapped = inVpc.some((i) => st.subnets.get(i.subnetId)?.mapPublicIp || [...st.addresses.values()].some((a) => a.instanceId === i.id))
       || liveNats(st).some((n) => n.vpcId === vpcId);
     if (mapped) throw new Ec2Error('DependencyViolation', `Network ${vpcId} has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.`);
     delete igw.vpcId;
