@@ -210,6 +210,20 @@ t.test('destroy: partial state, many objects, and what is not ours', async (t) =
   t.ok(bucket(), 'an untagged bucket is not deleted');
 });
 
+t.test('a new user S3 does not know yet is retried until it does', async (t) => {
+  s3State(mock).buckets.delete(BUCKET);
+  iamState(mock).users.delete(USER);
+  iamState(mock).propagationDelay = 2;
+  t.teardown(() => {
+    iamState(mock).propagationDelay = 0;
+  });
+  const applied = await run();
+  t.equal(applied.changes.find((c) => c.kind === 's3 bucket policy')?.action, 'create');
+  t.equal(applied.mutating.filter((a) => a.includes('?policy')).length, 3, 'refused twice, then set');
+  t.match(applied.said, [/^waiting for IAM user harbor_s3_user to be usable in the policy of S3 bucket harbor-test-bucket: not yet known to S3/]);
+  t.ok(bucket()?.policy);
+});
+
 t.test('a bucket in another region is refused', async (t) => {
   await t.rejects(run({ settings: { region: 'eu-central-1' } }), { name: 'UserError', message: `S3 bucket ${BUCKET} is in eu-west-1, not eu-central-1: set "region" in aws.yaml to eu-west-1, or choose another "bucket"` });
 });

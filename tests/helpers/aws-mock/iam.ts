@@ -20,13 +20,17 @@ export interface IamUser {
   /** Inline policies: name → document (JSON text as given). */
   policies: Map<string, string>;
   keys: IamAccessKey[];
+  /** IAM is eventually consistent: S3 refuses this user as a policy principal this many more times. */
+  unknownToS3For: number;
 }
 
 export interface IamState {
   users: Map<string, IamUser>;
+  /** What `unknownToS3For` a new user starts with (0: known at once). */
+  propagationDelay: number;
 }
 
-export const iamState = (mock: AwsMock): IamState => (mock.state.iam ??= { users: new Map() }) as IamState;
+export const iamState = (mock: AwsMock): IamState => (mock.state.iam ??= { users: new Map(), propagationDelay: 0 }) as IamState;
 
 /** An AWS query (IAM, STS) answer: `<XResponse><XResult>..</XResult><ResponseMetadata>..`. */
 export function queryResponse(action: string, result: XmlValue, namespace: string): MockResponse {
@@ -82,6 +86,7 @@ export const handleIam: ServiceHandler = (req, mock) => {
       tags: [],
       policies: new Map(),
       keys: [],
+      unknownToS3For: state.propagationDelay,
     };
     mergeTags(created, memberList(p.Tags));
     state.users.set(name, created);

@@ -119,7 +119,7 @@ function deleteObjects(req: MockRequest, bucket: S3Bucket): MockResponse {
   return xml(200, `<DeleteResult xmlns="${NS}">${deleted}</DeleteResult>`);
 }
 
-/** AWS refuses a policy naming an IAM user of this account that does not exist (yet). */
+/** AWS refuses a policy naming an IAM user of this account that does not exist, or that S3 does not know yet. */
 function principalsExist(mock: AwsMock, statements: unknown): boolean {
   const arns = ([] as unknown[]).concat(statements).flatMap((st) => {
     const aws = ((st as { Principal?: { AWS?: unknown } }).Principal?.AWS ?? []) as string | string[];
@@ -128,7 +128,12 @@ function principalsExist(mock: AwsMock, statements: unknown): boolean {
   const users = iamState(mock).users;
   return arns.every((arn) => {
     const m = /^arn:aws:iam::(\d{12}):user\/(?:.*\/)?([^/]+)$/.exec(arn);
-    return !m || m[1] !== mock.accountId || users.get(m[2]!)?.arn === arn;
+    if (!m || m[1] !== mock.accountId) return true;
+    const user = users.get(m[2]!);
+    if (user?.arn !== arn) return false;
+    if (user.unknownToS3For <= 0) return true;
+    user.unknownToS3For -= 1;
+    return false;
   });
 }
 
