@@ -18,7 +18,6 @@ const REJECTED: Record<string, string> = {
   ExpiredToken: 'the session token has expired (renew it, e.g. aws sso login, or use a long-term key)',
   ExpiredTokenException: 'the session token has expired (renew it, e.g. aws sso login, or use a long-term key)',
   InvalidToken: 'the session token is not valid (check AWS_SESSION_TOKEN)',
-  AccessDenied: 'these credentials may not call sts:GetCallerIdentity',
 };
 
 export async function whoAmI(ctx: AwsContext): Promise<{ account: string; arn: string }> {

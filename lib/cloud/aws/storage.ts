@@ -57,7 +57,7 @@ const ENCRYPTION = 'AES256';
 const partition = (region: string) => (region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws');
 
 /** The registry's grants on the bucket; as a bucket policy when given the user's ARN. */
-export function registryPolicy(bucket: string, region: string, principalArn?: string): object {
+function registryPolicy(bucket: string, region: string, principalArn?: string): object {
   const arn = `arn:${partition(region)}:s3:::${bucket}`;
   const principal = principalArn ? { Principal: { AWS: principalArn } } : {};
   return {
@@ -99,7 +99,7 @@ function grants(text: string): Map<string, string> {
 }
 
 /** What a policy grants beyond the wanted one and what it lacks, or undefined when they mean the same. */
-export function policyDifference(actual: string, wanted: object): string | undefined {
+function policyDifference(actual: string, wanted: object): string | undefined {
   const have = grants(actual);
   const want = grants(JSON.stringify(wanted));
   const extra = [...have].filter(([k]) => !want.has(k)).map(([, shown]) => shown);
