@@ -100,6 +100,7 @@ t.test('apply from nothing: key pair, bastion with its address, registry at its 
   const [pair] = [...st.keyPairs.values()];
   t.equal(pair?.publicKey, readFileSync(firstKey, 'utf8').split(' ').slice(0, 2).join(' '));
   t.ok(said.some((m) => m.startsWith('waiting for host keys of instance harbor-registry')), 'says what it waits for');
+  t.ok(said.some((m) => /^waiting for instance harbor-bastion \(i-\w+\): not visible yet$/.test(m)), 'a new instance AWS does not show yet is waited for');
   // The keys are real: OpenSSH reads them.
   for (const key of [...first.bastion.hostKeys, ...first.registry.hostKeys]) {
     const file = join(dir, 'hostkey.pub');

@@ -71,6 +71,9 @@ t.test('instances: run with a fixed IP, running after polls, host keys in the co
     states.push((await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:Name', Values: ['reg'] }] }))).Reservations![0]!.Instances![0]!.State!.Name!);
   }
   t.same(states, ['pending', 'running', 'running']);
+  const byId = () => ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+  t.equal(((await byId().catch((e: Error) => e)) as Error).name, 'InvalidInstanceID.NotFound', 'not visible by id at first, as on AWS');
+  t.equal((await byId()).Reservations?.[0]?.Instances?.[0]?.InstanceId, id);
   const outputs: string[] = [];
   for (let i = 0; i < 3; i++) outputs.push(Buffer.from((await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))).Output ?? '', 'base64').toString());
   t.notMatch(outputs[0], 'BEGIN SSH HOST KEY KEYS');

@@ -103,20 +103,28 @@ t.test('drift is put right in place', async (t) => {
   const webOut = byName(st.securityGroups, 'harbor-web-out');
   webOut.egress = webOut.egress.filter((r) => r.from !== 443);
   const publicRoutes = byName(st.routeTables, 'harbor-public-routes');
-  publicRoutes.routes = publicRoutes.routes.filter((r) => r.cidr !== '0.0.0.0/0');
+  const igwId = publicRoutes.routes.find((r) => r.cidr === '0.0.0.0/0')!.gatewayId;
+  const publicSubnet = byName(st.subnets, 'harbor-public').id;
+  publicRoutes.routes.find((r) => r.cidr === '0.0.0.0/0')!.gatewayId = byName(st.natGateways, 'harbor-nat').id;
+  const privateRoutes = byName(st.routeTables, 'harbor-private-routes');
+  privateRoutes.routes = privateRoutes.routes.filter((r) => r.cidr !== '0.0.0.0/0');
+  privateRoutes.associations.push({ id: 'rtbassoc-0123456789abcdef0', subnetId: byName(st.subnets, 'harbor-public').id, main: false });
+  publicRoutes.associations = [];
   byName(st.subnets, 'harbor-public').mapPublicIp = false;
   const vpcId = byName(st.vpcs, 'harbor-vpc').id;
 
   const plan = await run({ dryRun: true });
   t.same(plan.mutating, []);
   const updates = plan.changes.filter((c) => c.action === 'update');
-  t.same(updates.map((c) => c.name), ['harbor-public', 'harbor-public-routes', 'harbor-ssh-in', 'harbor-web-out']);
+  t.same(updates.map((c) => c.name), ['harbor-public', 'harbor-public-routes', 'harbor-ssh-in', 'harbor-web-out', 'harbor-private-routes']);
   t.match(updates.find((c) => c.name === 'harbor-ssh-in')?.detail, /- ingress tcp\/22 from 0\.0\.0\.0\/0.*- egress all to 0\.0\.0\.0\/0/);
   t.match(updates.find((c) => c.name === 'harbor-web-out')?.detail, '+ egress tcp/443 to 0.0.0.0/0');
-  t.match(updates.find((c) => c.name === 'harbor-public-routes')?.detail, /^0\.0\.0\.0\/0 → igw-/);
+  t.match(updates.find((c) => c.name === 'harbor-public-routes')?.detail, /^0\.0\.0\.0\/0 → igw-\w+ \(was nat-\w+\), associate subnet-\w+ \(now with rtb-\w+\)$/);
+  t.match(updates.find((c) => c.name === 'harbor-private-routes')?.detail, `0.0.0.0/0 → ${byName(st.natGateways, 'harbor-nat').id}, disassociate ${publicSubnet}`);
 
   const ids = new Set([...st.securityGroups.keys()]);
   const apply = await run();
+  t.same(apply.mutating.filter((a) => /Route/.test(a)), ['ReplaceRoute', 'ReplaceRouteTableAssociation', 'CreateRoute'], 'the public subnet moved back; the NAT route made again')
   t.same(apply.changes.filter((c) => c.action === 'update').map((c) => c.name), updates.map((c) => c.name));
   t.same([...st.securityGroups.keys()], [...ids], 'groups kept, not replaced');
   t.equal(byName(st.vpcs, 'harbor-vpc').id, vpcId);
@@ -124,6 +132,9 @@ t.test('drift is put right in place', async (t) => {
   t.same(sshIn.egress, []);
   t.equal(webOut.egress.length, 2);
   t.equal(byName(st.subnets, 'harbor-public').mapPublicIp, true);
+  t.same(publicRoutes.routes.find((r) => r.cidr === '0.0.0.0/0')?.gatewayId, igwId);
+  t.same(publicRoutes.associations.map((a) => a.subnetId), [publicSubnet]);
+  t.same(privateRoutes.associations.map((a) => a.subnetId), [byName(st.subnets, 'harbor-private').id]);
   t.same(summary((await run()).changes), ALL.map((x) => `ok ${x}`));
 });
 
@@ -158,6 +169,20 @@ t.test('destroy of a network still in use names what is in use', async (t) => {
   await t.rejects(destroyNetwork(ctx), { name: 'UserError', message: /^vpc harbor-vpc is still in use by NAT gateway nat-\w+ \(destroy the instances and the NAT gateway first\)$/ });
   ctx.close();
   t.same([st.subnets.size, st.securityGroups.size, st.routeTables.size], before, 'nothing deleted');
+  await run({ destroy: true });
+  t.equal(st.vpcs.size, 0);
+});
+
+t.test('a NAT gateway that does not come up in time is one line naming it', async (t) => {
+  const ctx = { ...mockContext(mock, mockSettings(mock)), waitTimeoutMs: 0 };
+  await t.rejects(ensureNatGateway(ctx, await ensureNetwork(ctx)), {
+    name: 'UserError',
+    message: /^NAT gateway harbor-nat \(nat-\w+\) is still pending after 0 s; check it in the AWS console, then run again$/,
+  });
+  ctx.close();
+  const next = await run();
+  t.same(summary(next.changes.filter((c) => c.action !== 'ok')), ['create route table harbor-private-routes'], 'the next run finds it, waits for it, then routes through it');
+  t.equal(tagged(st.natGateways).length, 1);
   await run({ destroy: true });
   t.equal(st.vpcs.size, 0);
 });

@@ -10,7 +10,7 @@ import { UserError } from '../../errors.ts';
 import { hostKeysFromConsole, publicKeyOf } from './console.ts';
 import { ensureElasticIp, releaseElasticIps, type Network, type SecurityGroupName } from './network.ts';
 import { byTags, KNOWN_AFTER_APPLY, resourceName, tagsFor, type AwsContext } from './plan.ts';
-import { waitFor } from './wait.ts';
+import { awsErrorCode, waitFor } from './wait.ts';
 
 export interface Instance {
   id: string;
@@ -97,8 +97,14 @@ function fixedDifferences(ctx: AwsContext, i: Ec2Instance, want: InstanceSpec): 
   ].filter(Boolean);
 }
 
-/** Finds or launches one instance (not waiting for it); its id, or KNOWN_AFTER_APPLY while planning. */
-async function ensureInstance(ctx: AwsContext, net: Network, keyName: string, want: InstanceSpec, root: () => Promise<string>): Promise<string> {
+/** One instance as ensureInstance left it: its id (KNOWN_AFTER_APPLY while planning one to launch), and what was there before. */
+interface Placed {
+  id: string;
+  found?: Ec2Instance;
+}
+
+/** Finds or launches one instance, not waiting for it. */
+async function ensureInstance(ctx: AwsContext, net: Network, keyName: string, want: InstanceSpec, root: () => Promise<string>): Promise<Placed> {
   const { settings: s, clients: { ec2 } } = ctx;
   const name = resourceName(s, want.role);
   const groupIds = want.groups.map((g) => net.securityGroups[g]);
@@ -107,7 +113,7 @@ async function ensureInstance(ctx: AwsContext, net: Network, keyName: string, wa
     const detail = `${s.ami} ${s.instanceType} in ${want.subnetId}${want.privateIp ? ` at ${want.privateIp}` : ''}`;
     if (ctx.dryRun) {
       ctx.record({ action: 'create', kind: 'instance', name, detail });
-      return KNOWN_AFTER_APPLY;
+      return { id: KNOWN_AFTER_APPLY };
     }
     const made = await ec2.send(new RunInstancesCommand({
       ImageId: s.ami, InstanceType: s.instanceType as _InstanceType, MinCount: 1, MaxCount: 1, KeyName: keyName, SubnetId: want.subnetId, SecurityGroupIds: groupIds,
@@ -117,29 +123,40 @@ async function ensureInstance(ctx: AwsContext, net: Network, keyName: string, wa
     }));
     const id = made.Instances![0]!.InstanceId!;
     ctx.record({ action: 'create', kind: 'instance', name, id, detail });
-    return id;
+    return { id };
   }
   const id = found.InstanceId!;
   const fixed = fixedDifferences(ctx, found, want);
   if (fixed.length) {
     // Replacing an instance loses what is on it (the registry's database): only on request.
     ctx.record({ action: 'update', kind: 'instance', name, id, detail: `${fixed.join(', ')}: not changed in place; destroy the instances to apply it` });
-    return id;
+    return { id, found };
   }
   const has = (found.SecurityGroups ?? []).map((g) => g.GroupId!).sort();
   if (has.join(' ') === [...groupIds].sort().join(' ')) {
     ctx.record({ action: 'ok', kind: 'instance', name, id });
-    return id;
+    return { id, found };
   }
   if (!ctx.dryRun) await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, Groups: groupIds }));
   ctx.record({ action: 'update', kind: 'instance', name, id, detail: `security groups ${has.join(', ')} → ${groupIds.join(', ')}` });
-  return id;
+  return { id, found };
+}
+
+/** One instance by id; undefined while AWS does not show a new one yet, or no longer shows an old one. */
+async function describeInstance(ctx: AwsContext, id: string): Promise<Ec2Instance | undefined> {
+  try {
+    return ((await ctx.clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations ?? []).flatMap((r) => r.Instances ?? [])[0];
+  } catch (err) {
+    if (awsErrorCode(err) === 'InvalidInstanceID.NotFound') return undefined;
+    throw err;
+  }
 }
 
 async function waitRunning(ctx: AwsContext, name: string, id: string): Promise<Ec2Instance> {
   return waitFor(ctx, `instance ${name} (${id})`, async () => {
-    const [i] = ((await ctx.clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations ?? []).flatMap((r) => r.Instances ?? []);
-    const state = i?.State?.Name ?? 'gone';
+    const i = await describeInstance(ctx, id);
+    if (!i) return { state: 'not visible yet' };
+    const state = i.State?.Name ?? 'unknown';
     if (state !== 'pending' && state !== 'running') throw new UserError(`instance ${name} (${id}) is ${state}; start it in the AWS console or destroy the instances`);
     return { state, done: state === 'running' ? i : undefined };
   });
@@ -176,29 +193,25 @@ export async function ensureInstances(ctx: AwsContext, net: Network): Promise<In
     { role: 'bastion', subnetId: net.publicSubnetId, groups: ['ssh-in', 'web-out', 'web-in-admin', 'ssh-out'] },
     { role: 'registry', subnetId: net.privateSubnetId, groups: ['ssh-in-local', 'web-out', 'web-in-local'], privateIp: s.registryPrivateIp },
   ];
-  const ids: string[] = [];
-  for (const spec of specs) ids.push(await ensureInstance(ctx, net, keyName, spec, rootOnce));
-  const [bastionId, registryId] = ids as [string, string];
+  const placed: Placed[] = [];
+  for (const spec of specs) placed.push(await ensureInstance(ctx, net, keyName, spec, rootOnce));
+  const [bastion, registry] = placed as [Placed, Placed];
   if (ctx.dryRun) {
-    const [bastion, registry] = await Promise.all(specs.map(async (spec, n) => {
-      const id = ids[n]!;
-      const found = id === KNOWN_AFTER_APPLY ? undefined : await findInstance(ctx, resourceName(s, spec.role));
-      return { id, privateIp: found?.PrivateIpAddress ?? spec.privateIp ?? KNOWN_AFTER_APPLY, hostKeys: [] as string[] };
-    }));
-    const eip = await ensureElasticIp(ctx, 'bastion-eip', bastionId);
-    return { bastion: { ...bastion!, publicIp: eip.publicIp }, registry: registry! };
+    const planned = (p: Placed, spec: InstanceSpec): Instance => ({ id: p.id, privateIp: p.found?.PrivateIpAddress ?? spec.privateIp ?? KNOWN_AFTER_APPLY, hostKeys: [] });
+    const eip = await ensureElasticIp(ctx, 'bastion-eip', bastion.id);
+    return { bastion: { ...planned(bastion, specs[0]!), publicIp: eip.publicIp }, registry: planned(registry, specs[1]!) };
   }
-  const running = await Promise.all(specs.map((spec, n) => waitRunning(ctx, resourceName(s, spec.role), ids[n]!)));
-  const eip = await ensureElasticIp(ctx, 'bastion-eip', bastionId);
+  const running = await Promise.all(specs.map((spec, n) => waitRunning(ctx, resourceName(s, spec.role), placed[n]!.id)));
+  const eip = await ensureElasticIp(ctx, 'bastion-eip', bastion.id);
   const [bastionKeys, registryKeys] = await Promise.all(specs.map((spec, n) => {
-    const i = running[n]!;
-    // Launched in the last half hour: cloud-init's keys are still to come or still on the console.
-    const isNew = Date.now() - (i.LaunchTime?.getTime() ?? 0) < 30 * 60_000;
-    return hostKeys(ctx, resourceName(s, spec.role), ids[n]!, isNew);
+    const { id, found } = placed[n]!;
+    // Launched now or lately: cloud-init's keys are still to come, or still on the console.
+    const isNew = !found || Date.now() - (running[n]!.LaunchTime?.getTime() ?? 0) < 30 * 60_000;
+    return hostKeys(ctx, resourceName(s, spec.role), id, isNew);
   }));
   return {
-    bastion: { id: bastionId, privateIp: running[0]!.PrivateIpAddress!, hostKeys: bastionKeys!, publicIp: eip.publicIp },
-    registry: { id: registryId, privateIp: running[1]!.PrivateIpAddress!, hostKeys: registryKeys! },
+    bastion: { id: bastion.id, privateIp: running[0]!.PrivateIpAddress!, hostKeys: bastionKeys!, publicIp: eip.publicIp },
+    registry: { id: registry.id, privateIp: running[1]!.PrivateIpAddress!, hostKeys: registryKeys! },
   };
 }
 
@@ -212,8 +225,7 @@ export async function destroyInstances(ctx: AwsContext): Promise<void> {
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: instances.map((i) => i.InstanceId!) }));
     for (const i of instances) {
       await waitFor(ctx, `instance ${nameOf(i)} (${i.InstanceId}) to terminate`, async () => {
-        const [now] = ((await ec2.send(new DescribeInstancesCommand({ InstanceIds: [i.InstanceId!] }))).Reservations ?? []).flatMap((r) => r.Instances ?? []);
-        const state = now?.State?.Name ?? 'terminated';
+        const state = (await describeInstance(ctx, i.InstanceId!))?.State?.Name ?? 'terminated';
         return { state, done: state === 'terminated' ? true : undefined };
       });
     }

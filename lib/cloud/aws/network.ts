@@ -8,7 +8,7 @@ import {
   DeleteRouteTableCommand, DeleteSecurityGroupCommand, DeleteSubnetCommand, DeleteVpcCommand, DescribeAddressesCommand,
   DescribeAvailabilityZonesCommand, DescribeInstancesCommand, DescribeInternetGatewaysCommand, DescribeNatGatewaysCommand, DescribeRouteTablesCommand,
   DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcAttributeCommand, DescribeVpcsCommand, DetachInternetGatewayCommand,
-  DisassociateAddressCommand, DisassociateRouteTableCommand, ModifySubnetAttributeCommand, ModifyVpcAttributeCommand, ReleaseAddressCommand, ReplaceRouteCommand,
+  DisassociateAddressCommand, DisassociateRouteTableCommand, ModifySubnetAttributeCommand, ModifyVpcAttributeCommand, ReleaseAddressCommand, ReplaceRouteCommand, ReplaceRouteTableAssociationCommand,
   RevokeSecurityGroupEgressCommand, RevokeSecurityGroupIngressCommand,
   type IpPermission, type ResourceType, type RouteTable, type SecurityGroup, type Subnet,
 } from '@aws-sdk/client-ec2';
@@ -189,6 +189,20 @@ async function ensureInternetGateway(ctx: AwsContext, vpcId: string): Promise<st
 type Target = { GatewayId: string } | { NatGatewayId: string };
 const targetId = (t: Target) => ('GatewayId' in t ? t.GatewayId : t.NatGatewayId);
 
+/** The subnet's explicit association with a route table (a subnet has at most one), if any. */
+async function subnetAssociation(ctx: AwsContext, subnetId: string) {
+  if (subnetId === KNOWN_AFTER_APPLY) return undefined;
+  const tables = (await ctx.clients.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnetId] }] }))).RouteTables ?? [];
+  return tables.flatMap((t) => t.Associations ?? []).find((a) => a.SubnetId === subnetId && !a.Main);
+}
+
+/** Associates the subnet with the table, taking it from the table it is with now (AWS allows one). */
+async function associate(ctx: AwsContext, tableId: string, subnetId: string, current: { RouteTableAssociationId?: string } | undefined): Promise<void> {
+  const { ec2 } = ctx.clients;
+  if (current) await ec2.send(new ReplaceRouteTableAssociationCommand({ AssociationId: current.RouteTableAssociationId!, RouteTableId: tableId }));
+  else await ec2.send(new AssociateRouteTableCommand({ RouteTableId: tableId, SubnetId: subnetId }));
+}
+
 /** A route table with 0.0.0.0/0 → target, associated with one subnet (and only that one). */
 async function ensureRouteTable(ctx: AwsContext, what: string, vpcId: string, subnetId: string, target: Target): Promise<void> {
   const { settings: s, clients: { ec2 } } = ctx;
@@ -199,7 +213,7 @@ async function ensureRouteTable(ctx: AwsContext, what: string, vpcId: string, su
     if (ctx.dryRun) return ctx.record({ action: 'create', kind: 'route table', name, detail });
     const id = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId, TagSpecifications: tagSpec(s, 'route-table', name) }))).RouteTable!.RouteTableId!;
     await ec2.send(new CreateRouteCommand({ RouteTableId: id, DestinationCidrBlock: '0.0.0.0/0', ...target }));
-    await ec2.send(new AssociateRouteTableCommand({ RouteTableId: id, SubnetId: subnetId }));
+    await associate(ctx, id, subnetId, await subnetAssociation(ctx, subnetId));
     return ctx.record({ action: 'create', kind: 'route table', name, id, detail });
   }
   const id = table.RouteTableId!;
@@ -218,8 +232,9 @@ async function ensureRouteTable(ctx: AwsContext, what: string, vpcId: string, su
     changes.push(() => ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.RouteTableAssociationId! })));
   }
   if (!associations.some((a) => a.SubnetId === subnetId)) {
-    said.push(`associate ${subnetId}`);
-    changes.push(() => ec2.send(new AssociateRouteTableCommand({ RouteTableId: id, SubnetId: subnetId })));
+    const current = await subnetAssociation(ctx, subnetId);
+    said.push(`associate ${subnetId}${current ? ` (now with ${current.RouteTableId})` : ''}`);
+    changes.push(() => associate(ctx, id, subnetId, current));
   }
   if (!said.length) return ctx.record({ action: 'ok', kind: 'route table', name, id });
   if (!ctx.dryRun) for (const change of changes) await change();

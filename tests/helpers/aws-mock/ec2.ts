@@ -21,6 +21,8 @@ interface KeyPair { id: string; name: string; publicKey: string; fingerprint: st
 interface Instance {
   id: string; imageId: string; type: string; subnetId: string; vpcId: string; privateIp: string; groupIds: string[]; keyName?: string;
   rootDevice?: string; rootGiB?: number; rootType?: string; deleteOnTermination?: boolean; state: string; polls: number; consolePolls: number; launchTime: string;
+  /** AWS is eventually consistent: the first look by id at a new instance does not find it. */
+  seenById: boolean;
   hostKeys: string[]; tags: Tags;
 }
 
@@ -395,6 +397,17 @@ const ACTIONS: Record<string, Action> = {
     rt.associations = rt.associations.filter((a) => a.id !== id);
     return { return: true };
   },
+  ReplaceRouteTableAssociation: (p, st) => {
+    const id = need(p, 'AssociationId');
+    const to = getOr(st.routeTables, need(p, 'RouteTableId'), 'InvalidRouteTableID.NotFound');
+    const from = [...st.routeTables.values()].find((r) => r.associations.some((a) => a.id === id));
+    if (!from) throw notFound('InvalidAssociationID.NotFound', id);
+    const old = from.associations.find((a) => a.id === id)!;
+    from.associations = from.associations.filter((a) => a !== old);
+    const moved = { ...old, id: awsId('rtbassoc') };
+    to.associations.push(moved);
+    return { newAssociationId: moved.id, associationState: { state: 'associated' } };
+  },
   DeleteRouteTable: (p, st) => {
     const rt = getOr(st.routeTables, need(p, 'RouteTableId'), 'InvalidRouteTableID.NotFound');
     if (rt.associations.length) throw new Ec2Error('DependencyViolation', `The routeTable '${rt.id}' has dependencies and cannot be deleted.`);
@@ -534,12 +547,19 @@ const ACTIONS: Record<string, Action> = {
       id: awsId('i'), imageId: need(p, 'ImageId'), type: str(p, 'InstanceType') ?? 'm1.small', subnetId: subnet.id, vpcId: subnet.vpcId, privateIp, groupIds, keyName,
       rootDevice: field(root ?? '', 'DeviceName'), rootGiB: ebs ? Number(field(ebs, 'VolumeSize')) : undefined, rootType: ebs ? field(ebs, 'VolumeType') : undefined,
       deleteOnTermination: ebs ? field(ebs, 'DeleteOnTermination') === 'true' : undefined,
-      state: 'pending', polls: 0, consolePolls: 0, launchTime: new Date().toISOString(), hostKeys: freshHostKeys(), tags: specTags(p, 'instance', ['volume', 'network-interface']),
+      state: 'pending', polls: 0, consolePolls: 0, launchTime: new Date().toISOString(), seenById: false, hostKeys: freshHostKeys(), tags: specTags(p, 'instance', ['volume', 'network-interface']),
     };
     st.instances.set(instance.id, instance);
     return { reservationId: awsId('r'), ownerId: '123456789012', groupSet: [], instancesSet: [instanceXml(instance, st)] };
   },
   DescribeInstances: (p, st, mock) => {
+    for (const id of ids(p, 'InstanceId')) {
+      const i = st.instances.get(id);
+      if (i && !i.seenById) {
+        i.seenById = true;
+        throw notFound('InvalidInstanceID.NotFound', id);
+      }
+    }
     const found = select(st.instances, ids(p, 'InstanceId'), 'InvalidInstanceID.NotFound', p, (i) => ({
       'instance-state-name': i.state, 'vpc-id': i.vpcId, 'subnet-id': i.subnetId, 'instance-id': i.id, 'private-ip-address': i.privateIp, 'image-id': i.imageId,
     }));
