@@ -78,7 +78,7 @@ t.test('apply from nothing makes the reference network', async (t) => {
   const rules = (name: string) => {
     const g = byName(st.securityGroups, `harbor-${name}`);
     t.equal(g.vpcId, vpc.id);
-    return [...g.ingress.map((r) => `in ${r.protocol}/${r.from}-${r.to} ${r.cidr}`), ...g.egress.map((r) => `out ${r.protocol}/${r.from}-${r.to} ${r.cidr}`)].sort();
+    return [...g.ingress.map((r) => `in ${r.protocol}/${r.from}-${r.to} ${r.peer}`), ...g.egress.map((r) => `out ${r.protocol}/${r.from}-${r.to} ${r.peer}`)].sort();
   };
   t.same(rules('ssh-in'), ['in tcp/22-22 185.192.0.0/10']);
   t.same(rules('ssh-out'), ['out tcp/22-22 172.20.0.0/16']);
@@ -98,9 +98,9 @@ t.test('a second apply changes nothing', async (t) => {
 
 t.test('drift is put right in place', async (t) => {
   const sshIn = byName(st.securityGroups, 'harbor-ssh-in');
-  sshIn.ingress.push({ protocol: 'tcp', from: 22, to: 22, cidr: '0.0.0.0/0' });
-  sshIn.egress.push({ protocol: '-1', cidr: '0.0.0.0/0' });
   const webOut = byName(st.securityGroups, 'harbor-web-out');
+  sshIn.ingress.push({ protocol: 'tcp', from: 22, to: 22, peer: '0.0.0.0/0' }, { protocol: 'tcp', from: 22, to: 22, peer: '::/0' }, { protocol: 'tcp', from: 0, to: 65535, peer: webOut.id });
+  sshIn.egress.push({ protocol: '-1', peer: '0.0.0.0/0' });
   webOut.egress = webOut.egress.filter((r) => r.from !== 443);
   const publicRoutes = byName(st.routeTables, 'harbor-public-routes');
   const igwId = publicRoutes.routes.find((r) => r.cidr === '0.0.0.0/0')!.gatewayId;
@@ -117,7 +117,8 @@ t.test('drift is put right in place', async (t) => {
   t.same(plan.mutating, []);
   const updates = plan.changes.filter((c) => c.action === 'update');
   t.same(updates.map((c) => c.name), ['harbor-public', 'harbor-public-routes', 'harbor-ssh-in', 'harbor-web-out', 'harbor-private-routes']);
-  t.match(updates.find((c) => c.name === 'harbor-ssh-in')?.detail, /- ingress tcp\/22 from 0\.0\.0\.0\/0.*- egress all to 0\.0\.0\.0\/0/);
+  t.equal(updates.find((c) => c.name === 'harbor-ssh-in')?.detail,
+    `- ingress tcp/22 from 0.0.0.0/0, - ingress tcp/22 from ::/0, - ingress tcp/0-65535 from ${webOut.id}, - egress all to 0.0.0.0/0`);
   t.match(updates.find((c) => c.name === 'harbor-web-out')?.detail, '+ egress tcp/443 to 0.0.0.0/0');
   t.match(updates.find((c) => c.name === 'harbor-public-routes')?.detail, /^0\.0\.0\.0\/0 → igw-\w+ \(was nat-\w+\), associate subnet-\w+ \(now with rtb-\w+\)$/);
   t.match(updates.find((c) => c.name === 'harbor-private-routes')?.detail, `0.0.0.0/0 → ${byName(st.natGateways, 'harbor-nat').id}, disassociate ${publicSubnet}`);
@@ -128,7 +129,7 @@ t.test('drift is put right in place', async (t) => {
   t.same(apply.changes.filter((c) => c.action === 'update').map((c) => c.name), updates.map((c) => c.name));
   t.same([...st.securityGroups.keys()], [...ids], 'groups kept, not replaced');
   t.equal(byName(st.vpcs, 'harbor-vpc').id, vpcId);
-  t.same(sshIn.ingress.map((r) => r.cidr), ['185.192.0.0/10']);
+  t.same(sshIn.ingress.map((r) => r.peer), ['185.192.0.0/10']);
   t.same(sshIn.egress, []);
   t.equal(webOut.egress.length, 2);
   t.equal(byName(st.subnets, 'harbor-public').mapPublicIp, true);

@@ -26,13 +26,14 @@ export interface Network {
   securityGroups: Record<SecurityGroupName, string>;
 }
 
-/** One security group rule: a protocol and port range, from (ingress) or to (egress) one CIDR block. */
+/** One security group rule: a protocol and port range, from (ingress) or to (egress) one peer. */
 export interface Rule {
   direction: 'in' | 'out';
   /** tcp, udp, icmp, or -1 for all (which has no ports). */
   protocol: string;
   from?: number;
   to?: number;
+  /** An IPv4 or IPv6 CIDR block; rules found on AWS may also name a group (sg-…) or prefix list (pl-…). */
   cidr: string;
 }
 
@@ -61,19 +62,28 @@ const GROUP_NAMES = Object.keys(GROUP_PURPOSE) as SecurityGroupName[];
 const portsOf = (r: Rule) => (r.protocol === '-1' ? 'all' : `${r.protocol}/${r.from === r.to ? r.from : `${r.from}-${r.to}`}`);
 export const describeRule = (r: Rule): string => `${r.direction === 'in' ? 'ingress' : 'egress'} ${portsOf(r)} ${r.direction === 'in' ? 'from' : 'to'} ${r.cidr}`;
 
-/** A group's rules, one per CIDR block (how AWS groups them does not matter). */
+/** A group's rules, one per peer (how AWS groups them does not matter; any peer we do not want is revoked). */
 export function rulesOf(g: SecurityGroup): Rule[] {
   const expand = (direction: Rule['direction'], perms: IpPermission[] = []) =>
-    perms.flatMap((p) => (p.IpRanges ?? []).map((r): Rule => ({
-      direction, protocol: p.IpProtocol ?? '-1', cidr: r.CidrIp ?? '', ...(p.IpProtocol === '-1' ? {} : { from: p.FromPort, to: p.ToPort }),
-    })));
+    perms.flatMap((p) => {
+      const peers = [
+        ...(p.IpRanges ?? []).map((r) => r.CidrIp), ...(p.Ipv6Ranges ?? []).map((r) => r.CidrIpv6),
+        ...(p.UserIdGroupPairs ?? []).map((r) => r.GroupId), ...(p.PrefixListIds ?? []).map((r) => r.PrefixListId),
+      ];
+      return peers.map((cidr): Rule => ({ direction, protocol: p.IpProtocol ?? '-1', cidr: cidr ?? '', ...(p.IpProtocol === '-1' ? {} : { from: p.FromPort, to: p.ToPort }) }));
+    });
   return [...expand('in', g.IpPermissions), ...expand('out', g.IpPermissionsEgress)];
 }
 const ruleKey = (r: Rule) => `${r.direction} ${portsOf(r)} ${r.cidr}`;
+const peerOf = (peer: string): IpPermission =>
+  peer.startsWith('sg-') ? { UserIdGroupPairs: [{ GroupId: peer }] }
+  : peer.startsWith('pl-') ? { PrefixListIds: [{ PrefixListId: peer }] }
+  : peer.includes(':') ? { Ipv6Ranges: [{ CidrIpv6: peer }] }
+  : { IpRanges: [{ CidrIp: peer }] };
 const permissionOf = (r: Rule): IpPermission => ({
   IpProtocol: r.protocol,
   ...(r.protocol === '-1' ? {} : { FromPort: r.from, ToPort: r.to }),
-  IpRanges: [{ CidrIp: r.cidr }],
+  ...peerOf(r.cidr),
 });
 
 const tagSpec = (s: AwsSettings, type: ResourceType, name: string) => [{ ResourceType: type, Tags: tagsFor(s, name) }];

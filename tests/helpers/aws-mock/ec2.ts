@@ -7,7 +7,8 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { awsId, formParams, nestedParams, toXml, type AwsMock, type MockResponse, type Nested, type ServiceHandler, type XmlValue } from './server.ts';
 
 type Tags = Record<string, string>;
-interface Rule { protocol: string; from?: number; to?: number; cidr: string }
+/** `peer`: an IPv4 or IPv6 CIDR block, or a security group id. */
+interface Rule { protocol: string; from?: number; to?: number; peer: string }
 interface Vpc { id: string; cidr: string; state: string; polls: number; tags: Tags; dnsHostnames: boolean; dnsSupport: boolean }
 interface Subnet { id: string; vpcId: string; cidr: string; az: string; state: string; polls: number; tags: Tags; mapPublicIp: boolean }
 interface Igw { id: string; vpcId?: string; tags: Tags }
@@ -168,7 +169,10 @@ const rtXml = (r: RouteTable) => ({
   routeSet: r.routes.map((x) => ({ destinationCidrBlock: x.cidr, gatewayId: x.gatewayId, natGatewayId: x.natGatewayId, state: 'active', origin: x.origin })),
   associationSet: r.associations.map((a) => ({ routeTableAssociationId: a.id, routeTableId: r.id, subnetId: a.subnetId, main: a.main, associationState: { state: 'associated' } })),
 });
-const rulesXml = (rules: Rule[]) => rules.map((r) => ({ ipProtocol: r.protocol, fromPort: r.from, toPort: r.to, ipRanges: [{ cidrIp: r.cidr }] }));
+const rulesXml = (rules: Rule[]) => rules.map((r) => ({
+  ipProtocol: r.protocol, fromPort: r.from, toPort: r.to,
+  ...(r.peer.startsWith('sg-') ? { groups: [{ groupId: r.peer }] } : r.peer.includes(':') ? { ipv6Ranges: [{ cidrIpv6: r.peer }] } : { ipRanges: [{ cidrIp: r.peer }] }),
+}));
 const sgXml = (g: SecurityGroup, owner: string) => ({
   ownerId: owner, groupId: g.id, groupName: g.name, groupDescription: g.description, vpcId: g.vpcId,
   ipPermissions: rulesXml(g.ingress), ipPermissionsEgress: rulesXml(g.egress), tagSet: tagSet(g.tags),
@@ -210,16 +214,17 @@ function parseRules(p: Params): Rule[] {
     const protocol = field(perm, 'IpProtocol') ?? '-1';
     const from = protocol === '-1' ? undefined : Number(field(perm, 'FromPort'));
     const to = protocol === '-1' ? undefined : Number(field(perm, 'ToPort'));
-    return list(perm, 'IpRanges').map((r) => ({ protocol, from, to, cidr: field(r, 'CidrIp') ?? '' }));
+    const peers = [...list(perm, 'IpRanges').map((r) => field(r, 'CidrIp')), ...list(perm, 'Ipv6Ranges').map((r) => field(r, 'CidrIpv6')), ...list(perm, 'Groups').map((r) => field(r, 'GroupId'))];
+    return peers.map((peer) => ({ protocol, from, to, peer: peer ?? '' }));
   });
 }
-const sameRule = (a: Rule, b: Rule) => a.protocol === b.protocol && a.from === b.from && a.to === b.to && a.cidr === b.cidr;
+const sameRule = (a: Rule, b: Rule) => a.protocol === b.protocol && a.from === b.from && a.to === b.to && a.peer === b.peer;
 function changeRules(p: Params, st: Ec2State, egress: boolean, add: boolean) {
   const g = getOr(st.securityGroups, need(p, 'GroupId'), 'InvalidGroup.NotFound');
   const rules = egress ? g.egress : g.ingress;
   for (const r of parseRules(p)) {
     const at = rules.findIndex((x) => sameRule(x, r));
-    if (add && at >= 0) throw new Ec2Error('InvalidPermission.Duplicate', `the specified rule "peer: ${r.cidr}, ${r.protocol.toUpperCase()}, from port: ${r.from}, to port: ${r.to}, ALLOW" already exists`);
+    if (add && at >= 0) throw new Ec2Error('InvalidPermission.Duplicate', `the specified rule "peer: ${r.peer}, ${r.protocol.toUpperCase()}, from port: ${r.from}, to port: ${r.to}, ALLOW" already exists`);
     if (!add && at < 0) throw new Ec2Error('InvalidPermission.NotFound', 'The specified rule does not exist in this security group.');
     if (add) rules.push(r);
     else rules.splice(at, 1);
@@ -254,7 +259,7 @@ const ACTIONS: Record<string, Action> = {
     // Every VPC comes with a main route table and a default security group, neither tagged.
     const main: RouteTable = { id: awsId('rtb'), vpcId: vpc.id, routes: [{ cidr: vpc.cidr, gatewayId: 'local', origin: 'CreateRouteTable' }], associations: [{ id: awsId('rtbassoc'), main: true }], tags: {} };
     st.routeTables.set(main.id, main);
-    const sg: SecurityGroup = { id: awsId('sg'), vpcId: vpc.id, name: 'default', description: 'default VPC security group', ingress: [], egress: [{ protocol: '-1', cidr: '0.0.0.0/0' }], tags: {} };
+    const sg: SecurityGroup = { id: awsId('sg'), vpcId: vpc.id, name: 'default', description: 'default VPC security group', ingress: [], egress: [{ protocol: '-1', peer: '0.0.0.0/0' }], tags: {} };
     st.securityGroups.set(sg.id, sg);
     return { vpc: vpcXml(vpc) };
   },
@@ -419,7 +424,7 @@ const ACTIONS: Record<string, Action> = {
     const vpc = getOr(st.vpcs, need(p, 'VpcId'), 'InvalidVpcID.NotFound');
     const name = need(p, 'GroupName');
     if ([...st.securityGroups.values()].some((g) => g.vpcId === vpc.id && g.name === name)) throw new Ec2Error('InvalidGroup.Duplicate', `The security group '${name}' already exists for VPC '${vpc.id}'`);
-    const sg: SecurityGroup = { id: awsId('sg'), vpcId: vpc.id, name, description: need(p, 'GroupDescription'), ingress: [], egress: [{ protocol: '-1', cidr: '0.0.0.0/0' }], tags: specTags(p, 'security-group') };
+    const sg: SecurityGroup = { id: awsId('sg'), vpcId: vpc.id, name, description: need(p, 'GroupDescription'), ingress: [], egress: [{ protocol: '-1', peer: '0.0.0.0/0' }], tags: specTags(p, 'security-group') };
     st.securityGroups.set(sg.id, sg);
     return { groupId: sg.id, tagSet: tagSet(sg.tags) };
   },
