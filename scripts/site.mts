@@ -1,10 +1,13 @@
 // Converges the whole site: every role, in order, on the hosts of an inventory.
-//   npx zx scripts/site.mts [-i INVENTORY] [flags]
+//   npx zx scripts/site.mts [-i INVENTORY | --aws [SETTINGS]] [flags]
 // Without -i it runs on the embedded default, the local lab: brings it up (installing what it
 // needs), keeps its secrets in vault/lab.yaml under a generated password file, then converges.
+// With --aws it first applies the AWS phase (scripts/aws.mts apply) and runs on its inventory.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { runMain, scriptArgs } from '../lib/cli.ts';
+import { AWS_DEFAULTS, runAwsCommand } from '../lib/cloud/aws/command.ts';
+import { passwordSource, type PasswordSource } from '../lib/inventory/vaulted.ts';
 import { UserError } from '../lib/errors.ts';
 import { assertRoot } from '../lib/lab/deps.ts';
 import { labUp, type LabInfo } from '../lib/lab/index.ts';
@@ -28,10 +31,13 @@ const LAB = {
   ] as Array<[string, string]>,
 };
 
-const USAGE = `usage: npx zx scripts/site.mts [-i INVENTORY] [flags]
+const USAGE = `usage: npx zx scripts/site.mts [-i INVENTORY | --aws [SETTINGS]] [flags]
 runs roles: ${SITE_ROLES.join(', ')}
 without -i: brings up the local lab "${LAB.name}" and runs on it (vault ${LAB.vault}, password file
 ${LAB.passwordFile} made on first use, certificates in ${LAB.certsDir})
+--aws [SETTINGS]: first \`scripts/aws.mts apply\` with these settings (default ${AWS_DEFAULTS.settings}),
+then runs on the inventory it writes (${AWS_DEFAULTS.inventory}); --yes applies without asking;
+with --check only plans, and checks the roles when that inventory exists
 
 ${RUN_FLAGS_HELP}`;
 
@@ -60,14 +66,44 @@ The lab registry is up: https://registry.lab.test/ (the bastion, ${bastion.addre
 `;
 }
 
+/** site.mts's own flags (--aws [SETTINGS], --yes), taken out before the shared run flags are parsed. */
+function siteFlags(args: string[]): { aws?: string; yes: boolean; rest: string[] } {
+  const rest: string[] = [];
+  let aws: string | undefined;
+  let yes = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--yes') yes = true;
+    else if (a.startsWith('--aws=')) aws = a.slice('--aws='.length);
+    else if (a === '--aws') aws = args[i + 1] && !args[i + 1]!.startsWith('-') ? args[++i]! : AWS_DEFAULTS.settings;
+    else rest.push(a);
+  }
+  return { ...(aws !== undefined ? { aws } : {}), yes, rest };
+}
+
+/** The AWS phase first; the inventory it wrote (or, checking, the one it would write when it exists). */
+async function onAws(cmd: RunCommand, settingsFile: string, yes: boolean, password: PasswordSource): Promise<string | undefined> {
+  if (cmd.inventory) throw new UserError('--aws writes its own inventory: leave out -i');
+  const check = cmd.options.check;
+  const common = { settingsFile, yes, emptyBucket: false, vaultFile: cmd.vaultFile, vaultPasswordFile: cmd.vaultPasswordFile, password };
+  const { inventoryFile } = await runAwsCommand({ action: check ? 'plan' : 'apply', ...common });
+  if (check) return existsSync(AWS_DEFAULTS.inventory) ? AWS_DEFAULTS.inventory : undefined;
+  if (!inventoryFile) throw new UserError('the AWS phase made no instances, so there is nothing to converge');
+  return inventoryFile;
+}
+
 await runMain('site', async () => {
-  const cmd = parseRunArgs(scriptArgs(import.meta.url));
+  const { aws, yes, rest } = siteFlags(scriptArgs(import.meta.url));
+  const cmd = parseRunArgs(rest);
   if (cmd.help) return void console.log(USAGE);
   if (cmd.positionals.length) throw new UserError(`unexpected argument "${cmd.positionals[0]}"; see --help`);
-  const lab = cmd.inventory ? undefined : await onTheLab(cmd);
+  const lab = cmd.inventory || aws !== undefined ? undefined : await onTheLab(cmd);
+  const password = passwordSource(cmd.vaultPasswordFile);
+  const awsInventory = aws === undefined ? undefined : await onAws(cmd, aws, yes, password);
+  if (aws !== undefined && !awsInventory) return 0;
   const roles = [];
   for (const name of SITE_ROLES) roles.push(await loadRole(name));
-  const code = await runCommand(cmd, cmd.inventory ?? lab!.inventoryFile, roles);
+  const code = await runCommand(cmd, cmd.inventory ?? awsInventory ?? lab!.inventoryFile, roles, password);
   if (lab && code === 0 && !cmd.json && !cmd.listSteps && !cmd.options.check) process.stdout.write(howToUse(lab, cmd));
   return code;
 });

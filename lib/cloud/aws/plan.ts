@@ -52,14 +52,21 @@ export function byTags(s: AwsSettings, name?: string): { Name: string; Values: s
 
 const SIGN: Record<ChangeAction, string> = { create: '+', update: '~', delete: '-', ok: ' ' };
 
-/** Terraform's plan lines and one-line summary. */
-export function formatPlan(changes: Change[], dryRun: boolean): string {
+const count = (changes: Change[], a: ChangeAction) => changes.filter((c) => c.action === a).length;
+
+/** Terraform's plan: a line per change, then what it adds up to. */
+export function formatPlan(changes: Change[]): string {
   const lines = changes
     .filter((c) => c.action !== 'ok')
     .map((c) => `  ${SIGN[c.action]} ${c.kind} ${c.name}${c.id && c.id !== KNOWN_AFTER_APPLY ? ` (${c.id})` : ''}${c.detail ? `: ${c.detail}` : ''}`);
-  const count = (a: ChangeAction) => changes.filter((c) => c.action === a).length;
-  const summary = dryRun
-    ? `Plan: ${count('create')} to add, ${count('update')} to change, ${count('delete')} to destroy, ${count('ok')} unchanged.`
-    : `Apply complete: ${count('create')} added, ${count('update')} changed, ${count('delete')} destroyed, ${count('ok')} unchanged.`;
-  return [...lines, summary].join('\n') + '\n';
+  const n = (a: ChangeAction) => count(changes, a);
+  return [...lines, `Plan: ${n('create')} to add, ${n('update')} to change, ${n('delete')} to destroy, ${n('ok')} unchanged.`].join('\n') + '\n';
+}
+
+/** The line that ends an apply or a destroy (its changes were shown as they happened). */
+export function formatDone(changes: Change[], destroying: boolean): string {
+  const n = (a: ChangeAction) => count(changes, a);
+  return destroying
+    ? `Destroy complete: ${n('delete')} destroyed.\n`
+    : `Apply complete: ${n('create')} added, ${n('update')} changed, ${n('delete')} destroyed, ${n('ok')} unchanged.\n`;
 }

@@ -1,0 +1,45 @@
+// What the hosts phase needs from the AWS phase: an inventory of the instances (found by tags,
+// written fresh after every apply) and a known_hosts file holding the host keys the instances
+// printed to their consoles at first boot, so the first SSH contact is already verified.
+import type { Vars } from '../../inventory/types.ts';
+import { jumpInventoryText, knownHostsText } from '../../inventory/write.ts';
+import { writePublicFile } from '../../fs.ts';
+import type { Instances } from './instances.ts';
+import { publicName, type AwsSettings } from './settings.ts';
+
+export interface AwsInventoryFiles {
+  inventoryFile: string;
+  knownHostsFile: string;
+}
+
+/** `inventory/aws.yaml` pairs with `inventory/aws.known_hosts`, as the inventory loader expects. */
+export const knownHostsBeside = (inventoryFile: string): string => inventoryFile.replace(/\.ya?ml$/, '') + '.known_hosts';
+
+/** The registry's storage settings every host gets (the keys themselves stay in the vault). */
+export const storageVars = (s: AwsSettings): Vars => ({ registry_storage: 's3', registry_s3_region: s.region, registry_s3_bucket: s.bucket });
+
+export async function writeAwsInventory(s: AwsSettings, instances: Instances, inventoryFile: string): Promise<AwsInventoryFiles> {
+  const knownHostsFile = knownHostsBeside(inventoryFile);
+  const { bastion, registry } = instances;
+  await writePublicFile(
+    knownHostsFile,
+    knownHostsText(`${s.project} on AWS: host keys from the instances' console output at first boot`, [
+      { address: bastion.publicIp, keys: bastion.hostKeys },
+      { address: registry.privateIp, keys: registry.hostKeys },
+    ]),
+  );
+  await writePublicFile(
+    inventoryFile,
+    jumpInventoryText({
+      header: `${s.project} on AWS (${s.region}), written by scripts/aws.mts apply from the resources' tags`,
+      user: s.sshUser,
+      keyFile: s.sshPrivateKeyFile,
+      knownHostsFile,
+      become: s.sshUser !== 'root',
+      bastion: { name: 'bastion', address: bastion.publicIp },
+      registries: [{ name: 'registry-1', address: registry.privateIp, vars: { private_ip: registry.privateIp } }],
+      vars: { aws_project: s.project, registry_public_name: publicName(s), ...storageVars(s) },
+    }),
+  );
+  return { inventoryFile, knownHostsFile };
+}
