@@ -85,7 +85,7 @@ function siteFlags(args: string[]): { aws?: string; yes: boolean; rest: string[]
 async function onAws(cmd: RunCommand, settingsFile: string, yes: boolean, password: PasswordSource): Promise<string | undefined> {
   if (cmd.inventory) throw new UserError('--aws writes its own inventory: leave out -i');
   const check = cmd.options.check;
-  const common = { settingsFile, yes, emptyBucket: false, vaultFile: cmd.vaultFile, vaultPasswordFile: cmd.vaultPasswordFile, password };
+  const common = { settingsFile, yes, emptyBucket: false, vaultFile: cmd.vaultFile, vaultPasswordFile: cmd.vaultPasswordFile, password, out: cmd.json ? process.stderr : process.stdout };
   const { inventoryFile } = await runAwsCommand({ action: check ? 'plan' : 'apply', ...common });
   if (check) return existsSync(AWS_DEFAULTS.inventory) ? AWS_DEFAULTS.inventory : undefined;
   if (!inventoryFile) throw new UserError('the AWS phase made no instances, so there is nothing to converge');

@@ -22,6 +22,8 @@ export interface AwsClients {
 }
 
 export function awsClients(s: AwsSettings, credentials?: AwsCredentials): AwsClients {
+  // The SDK warns on Node 20 about its own future releases; the lockfile pins this one.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const config = {
     region: s.region,
     maxAttempts: 5,

@@ -30,6 +30,8 @@ export interface AwsCommand {
   vaultPasswordFile?: string;
   /** Shared with a run that follows, so the vault password is asked once. */
   password?: PasswordSource;
+  /** Where the plan and summary go (stdout; stderr when a --json run follows). */
+  out?: NodeJS.WritableStream;
 }
 
 const say = (line: string) => process.stderr.write(`${redact(line)}\n`);
@@ -53,6 +55,7 @@ export async function runAwsCommand(cmd: AwsCommand): Promise<{ inventoryFile?: 
   const secret = vault.get(AWS_SECRET_ACCESS_KEY);
   const clients = awsClients(settings, keyId && secret ? { accessKeyId: keyId.reveal(), secretAccessKey: secret.reveal() } : undefined);
   const destroying = cmd.action === 'destroy';
+  const out = cmd.out ?? process.stdout;
   const parts = parseParts(cmd.only, destroying ? DESTROYED_BY_DEFAULT : PARTS);
   const options = (dryRun: boolean, changes: Change[]): AwsRunOptions & { emptyBucket: boolean } => ({
     dryRun,
@@ -71,15 +74,15 @@ export async function runAwsCommand(cmd: AwsCommand): Promise<{ inventoryFile?: 
     say(`${settings.project} in ${settings.region} (${settings.file}): ${destroying ? 'destroy' : 'plan'} of ${[...parts].join(', ')}`);
     const planned: Change[] = [];
     await act(true, planned);
-    process.stdout.write(redact(formatPlan(planned)));
+    out.write(redact(formatPlan(planned)));
     if (cmd.action === 'plan') return {};
     if (planned.some((c) => c.action !== 'ok')) await confirm(destroying ? 'Destroy these resources?' : 'Apply these changes?', cmd.yes);
     const applied: Change[] = [];
     const result = await act(false, applied);
-    process.stdout.write(formatDone(applied, destroying));
+    out.write(formatDone(applied, destroying));
     if (!result?.instances) return {};
     const files = await writeAwsInventory(settings, result.instances, cmd.inventoryFile ?? AWS_DEFAULTS.inventory);
-    process.stdout.write(`inventory ${files.inventoryFile} (host keys in ${files.knownHostsFile}); the registry's name: ${publicName(settings)}\n`);
+    out.write(`inventory ${files.inventoryFile} (host keys in ${files.knownHostsFile}); the registry's name: ${publicName(settings)}\n`);
     return { inventoryFile: files.inventoryFile };
   } finally {
     closeClients(clients);

@@ -1,6 +1,7 @@
 // What the hosts phase needs from the AWS phase: an inventory of the instances (found by tags,
 // written fresh after every apply) and a known_hosts file holding the host keys the instances
 // printed to their consoles at first boot, so the first SSH contact is already verified.
+import { resolve } from 'node:path';
 import type { Vars } from '../../inventory/types.ts';
 import { jumpInventoryText, knownHostsText } from '../../inventory/write.ts';
 import { writePublicFile } from '../../fs.ts';
@@ -18,7 +19,9 @@ export const knownHostsBeside = (inventoryFile: string): string => inventoryFile
 /** The registry's storage settings every host gets (the keys themselves stay in the vault). */
 export const storageVars = (s: AwsSettings): Vars => ({ registry_storage: 's3', registry_s3_region: s.region, registry_s3_bucket: s.bucket });
 
-export async function writeAwsInventory(s: AwsSettings, instances: Instances, inventoryFile: string): Promise<AwsInventoryFiles> {
+export async function writeAwsInventory(s: AwsSettings, instances: Instances, file: string): Promise<AwsInventoryFiles> {
+  // Absolute: ssh options in an inventory are read relative to nothing in particular.
+  const inventoryFile = resolve(file);
   const knownHostsFile = knownHostsBeside(inventoryFile);
   const { bastion, registry } = instances;
   await writePublicFile(

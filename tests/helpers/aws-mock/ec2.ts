@@ -38,6 +38,19 @@ export interface Ec2State {
   natGateways: Map<string, NatGateway>;
   keyPairs: Map<string, KeyPair>;
   instances: Map<string, Instance>;
+  /** What resources with these Name tags really are (see seedMachines); else made up. */
+  machines?: Machines;
+}
+
+/** Real hosts standing in for instances: an Elastic IP's address and an instance's host keys, by Name tag. */
+export interface Machines {
+  publicIps: Record<string, string>;
+  hostKeys: Record<string, string[]>;
+}
+
+/** Makes the instances and addresses with these Name tags be real hosts (lab hosts, in tests that SSH to them). */
+export function seedMachines(mock: AwsMock, machines: Machines): void {
+  ec2State(mock).machines = machines;
 }
 
 export function ec2State(mock: AwsMock): Ec2State {
@@ -444,7 +457,8 @@ const ACTIONS: Record<string, Action> = {
 
   AllocateAddress: (p, st) => {
     const n = st.addresses.size + 10;
-    const a: Address = { allocationId: awsId('eipalloc'), publicIp: `203.0.113.${n % 250}`, tags: specTags(p, 'elastic-ip') };
+    const tags = specTags(p, 'elastic-ip');
+    const a: Address = { allocationId: awsId('eipalloc'), publicIp: st.machines?.publicIps[tags.Name ?? ''] ?? `203.0.113.${n % 250}`, tags };
     st.addresses.set(a.allocationId, a);
     return { publicIp: a.publicIp, allocationId: a.allocationId, domain: 'vpc' };
   },
@@ -552,8 +566,9 @@ const ACTIONS: Record<string, Action> = {
       id: awsId('i'), imageId: need(p, 'ImageId'), type: str(p, 'InstanceType') ?? 'm1.small', subnetId: subnet.id, vpcId: subnet.vpcId, privateIp, groupIds, keyName,
       rootDevice: field(root ?? '', 'DeviceName'), rootGiB: ebs ? Number(field(ebs, 'VolumeSize')) : undefined, rootType: ebs ? field(ebs, 'VolumeType') : undefined,
       deleteOnTermination: ebs ? field(ebs, 'DeleteOnTermination') === 'true' : undefined,
-      state: 'pending', polls: 0, consolePolls: 0, launchTime: new Date().toISOString(), seenById: false, hostKeys: freshHostKeys(), tags: specTags(p, 'instance', ['volume', 'network-interface']),
+      state: 'pending', polls: 0, consolePolls: 0, launchTime: new Date().toISOString(), seenById: false, hostKeys: [], tags: specTags(p, 'instance', ['volume', 'network-interface']),
     };
+    instance.hostKeys = st.machines?.hostKeys[instance.tags.Name ?? ''] ?? freshHostKeys();
     st.instances.set(instance.id, instance);
     return { reservationId: awsId('r'), ownerId: '123456789012', groupSet: [], instancesSet: [instanceXml(instance, st)] };
   },
