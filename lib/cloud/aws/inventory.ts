@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import type { Vars } from '../../inventory/types.ts';
 import { jumpInventoryText, knownHostsText } from '../../inventory/write.ts';
-import { writePublicFile } from '../../fs.ts';
+import { readIfExists, writePublicFile } from '../../fs.ts';
 import type { Instances } from './instances.ts';
 import { publicName, type AwsSettings } from './settings.ts';
 
@@ -19,16 +19,30 @@ export const knownHostsBeside = (inventoryFile: string): string => inventoryFile
 /** The registry's storage settings every host gets (the keys themselves stay in the vault). */
 export const storageVars = (s: AwsSettings): Vars => ({ registry_storage: 's3', registry_s3_region: s.region, registry_s3_bucket: s.bucket });
 
+/** The keys a known_hosts file holds, by address ("type base64" each). */
+async function pinnedKeys(file: string): Promise<Map<string, string[]>> {
+  const keys = new Map<string, string[]>();
+  for (const line of ((await readIfExists(file)) ?? '').split('\n')) {
+    const [address, type, key] = line.trim().split(/\s+/);
+    if (!address || address.startsWith('#') || !type || !key) continue;
+    keys.set(address, [...(keys.get(address) ?? []), `${type} ${key}`]);
+  }
+  return keys;
+}
+
 export async function writeAwsInventory(s: AwsSettings, instances: Instances, file: string): Promise<AwsInventoryFiles> {
   // Absolute: ssh options in an inventory are read relative to nothing in particular.
   const inventoryFile = resolve(file);
   const knownHostsFile = knownHostsBeside(inventoryFile);
   const { bastion, registry } = instances;
+  const pinned = await pinnedKeys(knownHostsFile);
+  // An older instance's console may have rolled its boot messages off: keep what was pinned then.
+  const keysOf = (address: string, fresh: string[]) => (fresh.length ? fresh : (pinned.get(address) ?? []));
   await writePublicFile(
     knownHostsFile,
     knownHostsText(`${s.project} on AWS: host keys from the instances' console output at first boot`, [
-      { address: bastion.publicIp, keys: bastion.hostKeys },
-      { address: registry.privateIp, keys: registry.hostKeys },
+      { address: bastion.publicIp, keys: keysOf(bastion.publicIp, bastion.hostKeys) },
+      { address: registry.privateIp, keys: keysOf(registry.privateIp, registry.hostKeys) },
     ]),
   );
   await writePublicFile(
