@@ -2,7 +2,8 @@
 // deployment, planned, applied and destroyed like Terraform, found by tags (no state file).
 //   npx zx scripts/aws.mts plan|apply|destroy [flags]   (see --help)
 import { parseFlags, runMain, scriptArgs } from '../lib/cli.ts';
-import { AWS_DEFAULTS, runAwsCommand, type AwsCommand } from '../lib/cloud/aws/command.ts';
+import { runAwsCommand, type AwsCommand } from '../lib/cloud/aws/command.ts';
+import { AWS_DEFAULTS } from '../lib/cloud/aws/settings.ts';
 import { PARTS } from '../lib/cloud/aws/deploy.ts';
 import { UserError } from '../lib/errors.ts';
 import { DEFAULT_VAULT_FILE } from '../lib/vault/index.ts';

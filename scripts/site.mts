@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { runMain, scriptArgs } from '../lib/cli.ts';
-import { AWS_DEFAULTS, runAwsCommand } from '../lib/cloud/aws/command.ts';
+import { AWS_DEFAULTS } from '../lib/cloud/aws/settings.ts';
 import { passwordSource, type PasswordSource } from '../lib/inventory/vaulted.ts';
 import { UserError } from '../lib/errors.ts';
 import { assertRoot } from '../lib/lab/deps.ts';
@@ -86,6 +86,8 @@ async function onAws(cmd: RunCommand, settingsFile: string, yes: boolean, passwo
   if (cmd.inventory) throw new UserError('--aws writes its own inventory: leave out -i');
   const check = cmd.options.check;
   const common = { settingsFile, yes, emptyBucket: false, vaultFile: cmd.vaultFile, vaultPasswordFile: cmd.vaultPasswordFile, password, out: cmd.json ? process.stderr : process.stdout };
+  // Loaded only here: the AWS SDK takes half a second to import, and lab runs never need it.
+  const { runAwsCommand } = await import('../lib/cloud/aws/command.ts');
   const { inventoryFile } = await runAwsCommand({ action: check ? 'plan' : 'apply', ...common });
   if (check) return existsSync(AWS_DEFAULTS.inventory) ? AWS_DEFAULTS.inventory : undefined;
   if (!inventoryFile) throw new UserError('the AWS phase made no instances, so there is nothing to converge');

@@ -11,10 +11,9 @@ import { awsClients, closeClients } from './clients.ts';
 import { applyAws, destroyAws, parseParts, PARTS, type AwsRunOptions, type Part } from './deploy.ts';
 import { writeAwsInventory } from './inventory.ts';
 import { formatDone, formatPlan, type Change } from './plan.ts';
-import { loadAwsSettings, publicName } from './settings.ts';
+import { AWS_DEFAULTS, loadAwsSettings, publicName } from './settings.ts';
 import { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY } from './vault-keys.ts';
 
-export const AWS_DEFAULTS = { settings: 'inventory/aws.settings.yaml', inventory: 'inventory/aws.yaml' };
 /** Images live in the bucket: destroying it is asked for by name. */
 const DESTROYED_BY_DEFAULT: Part[] = ['dns', 'instances', 'nat', 'network'];
 

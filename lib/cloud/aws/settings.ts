@@ -42,6 +42,9 @@ export interface AwsSettings {
   pollSeconds: number;
 }
 
+/** Where a deployment's settings are read and its inventory written, unless told otherwise. */
+export const AWS_DEFAULTS = { settings: 'inventory/aws.settings.yaml', inventory: 'inventory/aws.yaml' };
+
 /** The reference deployment's values, where a default makes sense. */
 const DEFAULTS = {
   project: 'harbor',
