@@ -42,6 +42,8 @@ const registry: Role = {
     /** filesystem (registry_data_dir) or s3 (registry_s3_region, _bucket, _access_key, _secret_key). */
     registry_storage: 'filesystem',
     registry_data_dir: '/var/lib/docker-registry',
+    /** An S3-compatible endpoint URL instead of AWS's own (empty: AWS). */
+    registry_s3_endpoint: '',
   },
   steps: (ctx) => engineOf(ctx).steps(ctx),
   handlers: (ctx) => engineOf(ctx).handlers(ctx),

@@ -17,7 +17,13 @@ export interface AwsInventoryFiles {
 export const knownHostsBeside = (inventoryFile: string): string => inventoryFile.replace(/\.ya?ml$/, '') + '.known_hosts';
 
 /** The registry's storage settings every host gets (the keys themselves stay in the vault). */
-export const storageVars = (s: AwsSettings): Vars => ({ registry_storage: 's3', registry_s3_region: s.region, registry_s3_bucket: s.bucket });
+export const storageVars = (s: AwsSettings): Vars => ({
+  registry_storage: 's3',
+  registry_s3_region: s.region,
+  registry_s3_bucket: s.bucket,
+  // A compatible cloud (or the tests' mock) serves S3 at its own endpoint.
+  ...(s.endpoint ? { registry_s3_endpoint: s.endpoint } : {}),
+});
 
 /** The keys a known_hosts file holds, by address ("type base64" each). */
 async function pinnedKeys(file: string): Promise<Map<string, string[]>> {

@@ -30,7 +30,74 @@ export interface IamState {
   propagationDelay: number;
 }
 
-export const iamState = (mock: AwsMock): IamState => (mock.state.iam ??= { users: new Map(), propagationDelay: 0 }) as IamState;
+export function iamState(mock: AwsMock): IamState {
+  if (!mock.state.iam) {
+    const state: IamState = { users: new Map(), propagationDelay: 0 };
+    mock.state.iam = state;
+    // The keys IAM issues sign requests too (only active ones, like AWS).
+    mock.keyOwner = (id) => {
+      for (const user of state.users.values()) {
+        const key = user.keys.find((k) => k.id === id && k.status === 'Active');
+        if (key) return { secret: key.secret, arn: user.arn };
+      }
+      return undefined;
+    };
+  }
+  return mock.state.iam as IamState;
+}
+
+export type Decision = 'allow' | 'deny' | undefined;
+
+const list = (v: unknown): string[] => (v === undefined ? [] : ([] as unknown[]).concat(v).map(String));
+
+/** An IAM pattern (`*` any run, `?` one character) as a RegExp; actions compare case-insensitively. */
+const glob = (pattern: string, flags = ''): RegExp =>
+  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, flags);
+
+/** Whether a statement's Principal names the caller (`*`, `{AWS: '*'}`, the user's ARN or its account). */
+function principalMatches(principal: unknown, caller: string): boolean {
+  if (principal === '*') return true;
+  const account = /^arn:[^:]+:iam::(\d{12}):/.exec(caller)?.[1];
+  return list((principal as { AWS?: unknown } | undefined)?.AWS).some((p) => p === '*' || p === caller || p === account || p === `arn:aws:iam::${account}:root`);
+}
+
+/**
+ * What one policy document says about an action on a resource: 'deny' (an explicit Deny wins),
+ * 'allow', or undefined (not mentioned: implicitly denied). With `caller`, the document is a
+ * resource policy and statements count only when their Principal names the caller.
+ * Conditions are not evaluated: a statement with one never applies.
+ */
+export function policyDecision(document: string, action: string, resource: string, caller?: string): Decision {
+  let doc: { Statement?: unknown };
+  try {
+    doc = JSON.parse(document) as { Statement?: unknown };
+  } catch {
+    return undefined;
+  }
+  let decision: Decision;
+  for (const st of ([] as unknown[]).concat(doc.Statement ?? []) as Record<string, unknown>[]) {
+    if (st.Condition !== undefined) continue;
+    if (caller !== undefined && !principalMatches(st.Principal, caller)) continue;
+    const actionHit = st.NotAction !== undefined ? !list(st.NotAction).some((a) => glob(a, 'i').test(action)) : list(st.Action).some((a) => glob(a, 'i').test(action));
+    const resourceHit = st.NotResource !== undefined ? !list(st.NotResource).some((r) => glob(r).test(resource)) : list(st.Resource).some((r) => glob(r).test(resource));
+    if (!actionHit || !resourceHit) continue;
+    if (st.Effect === 'Deny') return 'deny';
+    if (st.Effect === 'Allow') decision = 'allow';
+  }
+  return decision;
+}
+
+/** What the inline policies of the user with this ARN say about an action on a resource. */
+export function userDecision(mock: AwsMock, arn: string, action: string, resource: string): Decision {
+  const user = [...iamState(mock).users.values()].find((u) => u.arn === arn);
+  let decision: Decision;
+  for (const document of user?.policies.values() ?? []) {
+    const d = policyDecision(document, action, resource);
+    if (d === 'deny') return d;
+    decision ??= d;
+  }
+  return decision;
+}
 
 /** An AWS query (IAM, STS) answer: `<XResponse><XResult>..</XResult><ResponseMetadata>..`. */
 export function queryResponse(action: string, result: XmlValue, namespace: string): MockResponse {

@@ -19,6 +19,8 @@ export interface MockRequest {
   query: URLSearchParams;
   headers: Record<string, string>;
   body: Buffer;
+  /** The IAM user ARN whose access key signed the request; undefined for the account's root credentials. */
+  caller?: string;
 }
 
 export interface MockResponse {
@@ -44,7 +46,15 @@ export interface AwsMock {
   /** Each service's own state, under its name. */
   state: Record<string, unknown>;
   calls: MockCall[];
+  /** Who owns an access key other than the root one (IAM sets this up when it has state). */
+  keyOwner?: (accessKeyId: string) => KeyOwner | undefined;
   close(): Promise<void>;
+}
+
+/** An access key's secret and the ARN of the user it belongs to. */
+export interface KeyOwner {
+  secret: string;
+  arn: string;
 }
 
 export const MOCK_ACCOUNT_ID = '123456789012';
@@ -68,17 +78,69 @@ class Sha256 {
 }
 
 const SCOPE = /Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]+)/;
+const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+const UNSIGNED = 'UNSIGNED-PAYLOAD';
 
-/** Why the request's signature is not valid, or undefined when it is. */
-async function signatureProblem(req: IncomingMessage, body: Buffer, url: URL, creds: AwsMock['credentials']): Promise<string | { service: string; region: string }> {
+interface Signed {
+  service: string;
+  region: string;
+  /** The signing user's ARN; undefined for the root credentials. */
+  caller?: string;
+}
+
+/** The credentials behind an access key id: the mock's root ones, or an IAM user's. */
+function credentialsOf(mock: AwsMock, keyId: string): { creds: AwsMock['credentials']; caller?: string } | undefined {
+  if (keyId === mock.credentials.accessKeyId) return { creds: mock.credentials };
+  const owner = mock.keyOwner?.(keyId);
+  return owner && { creds: { accessKeyId: keyId, secretAccessKey: owner.secret }, caller: owner.arn };
+}
+
+const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
+
+/**
+ * A presigned URL's signature (query parameters X-Amz-*, as the Go SDK makes for the registry's
+ * redirects): the canonical request computed here, the payload unsigned.
+ */
+function presignProblem(req: IncomingMessage, url: URL, mock: AwsMock): string | Signed {
+  const q = url.searchParams;
+  const m = /^([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/.exec(q.get('X-Amz-Credential') ?? '');
+  const amzDate = q.get('X-Amz-Date') ?? '';
+  const date = AMZ_DATE.exec(amzDate);
+  if (!m || !date || q.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') return 'malformed presigned URL';
+  const [, keyId, day, region, service] = m as unknown as string[];
+  const known = credentialsOf(mock, keyId!);
+  if (!known) return `unknown access key ${keyId}`;
+  const signedAt = Date.UTC(+date[1]!, +date[2]! - 1, +date[3]!, +date[4]!, +date[5]!, +date[6]!);
+  if (Date.now() > signedAt + Number(q.get('X-Amz-Expires') ?? 0) * 1000) return 'Request has expired';
+  const signedHeaders = (q.get('X-Amz-SignedHeaders') ?? '').split(';');
+  const query = [...q].filter(([k]) => k !== 'X-Amz-Signature').map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`).sort().join('&');
+  const headers = signedHeaders.map((h) => `${h}:${String(req.headers[h] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const canonical = [req.method, url.pathname, query, headers, signedHeaders.join(';'), UNSIGNED].join('\n');
+  const scope = `${day}/${region}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+  const key = hmac(hmac(hmac(hmac(`AWS4${known.creds.secretAccessKey}`, day!), region!), service!), 'aws4_request');
+  if (createHmac('sha256', key).update(toSign).digest('hex') !== q.get('X-Amz-Signature')) return 'signature does not match';
+  return { service: service!, region: region!, ...(known.caller ? { caller: known.caller } : {}) };
+}
+
+/** Why the request's signature is not valid, or who signed it when it is. */
+async function signatureProblem(req: IncomingMessage, body: Buffer, url: URL, mock: AwsMock): Promise<string | Signed> {
   const auth = req.headers.authorization ?? '';
+  if (!auth && url.searchParams.has('X-Amz-Signature')) return presignProblem(req, url, mock);
   const m = SCOPE.exec(auth);
   if (!m) return 'missing or malformed SigV4 Authorization header';
   const [, keyId, , region, service, signedHeaders, signature] = m as unknown as string[];
-  if (keyId !== creds.accessKeyId) return `unknown access key ${keyId}`;
+  const known = credentialsOf(mock, keyId!);
+  if (!known) return `unknown access key ${keyId}`;
   const amzDate = String(req.headers['x-amz-date'] ?? '');
-  const date = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
+  const date = AMZ_DATE.exec(amzDate);
   if (!date) return 'missing X-Amz-Date';
+  // The signer trusts this header for the payload's hash: check it against the body.
+  const claimed = req.headers['x-amz-content-sha256'];
+  if (typeof claimed === 'string' && /^[0-9a-f]{64}$/.test(claimed) && claimed !== createHash('sha256').update(body).digest('hex')) {
+    return 'the x-amz-content-sha256 header does not match the body';
+  }
   const headers: Record<string, string> = {};
   for (const name of signedHeaders!.split(';')) headers[name] = String(req.headers[name] ?? '');
   const query: Record<string, string | string[]> = {};
@@ -86,14 +148,14 @@ async function signatureProblem(req: IncomingMessage, body: Buffer, url: URL, cr
     const prev = query[k];
     query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
-  const signer = new SignatureV4({ credentials: creds, region: region!, service: service!, sha256: Sha256, uriEscapePath: service !== 's3' });
+  const signer = new SignatureV4({ credentials: known.creds, region: region!, service: service!, sha256: Sha256, uriEscapePath: service !== 's3' });
   const signingDate = new Date(Date.UTC(+date[1]!, +date[2]! - 1, +date[3]!, +date[4]!, +date[5]!, +date[6]!));
   const signed = await signer.sign(
     { method: req.method!, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query, headers, body },
     { signingDate, signingRegion: region!, signingService: service! },
   );
   const expected = SCOPE.exec(String(signed.headers.authorization ?? signed.headers.Authorization))?.[6];
-  return expected === signature ? { service: service!, region: region! } : 'signature does not match';
+  return expected === signature ? { service: service!, region: region!, ...(known.caller ? { caller: known.caller } : {}) } : 'signature does not match';
 }
 
 const readBody = (req: IncomingMessage): Promise<Buffer> =>
@@ -128,7 +190,7 @@ export async function startAwsMock(handlers: Partial<Record<ServiceName, Service
     try {
       const body = await readBody(req);
       const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
-      const verdict = await signatureProblem(req, body, url, mock.credentials);
+      const verdict = await signatureProblem(req, body, url, mock);
       if (typeof verdict === 'string') {
         return send({ status: 403, headers: { 'content-type': 'text/xml' }, body: `<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>${verdict}</Message></Error></ErrorResponse>` });
       }
@@ -137,7 +199,12 @@ export async function startAwsMock(handlers: Partial<Record<ServiceName, Service
       if (!handler) return send({ status: 400, body: `<ErrorResponse><Error><Code>UnknownService</Code><Message>the mock has no ${service}</Message></Error></ErrorResponse>` });
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = String(v);
-      const request: MockRequest = { service, region: verdict.region, method: req.method!, path: decodeURIComponent(url.pathname), query: url.searchParams, headers, body };
+      // A presigned URL's own parameters are not the call's.
+      const query = new URLSearchParams([...url.searchParams].filter(([k]) => !k.startsWith('X-Amz-')));
+      const request: MockRequest = {
+        service, region: verdict.region, method: req.method!, path: decodeURIComponent(url.pathname), query, headers, body,
+        ...(verdict.caller ? { caller: verdict.caller } : {}),
+      };
       const response = await handler(request, mock);
       mock.calls.push({ service, action: actionOf(request), status: response.status });
       send(response);

@@ -1,0 +1,187 @@
+// The registry's S3 storage end to end: the AWS phase makes the bucket and the least-privilege
+// user (against the stateful mock), the registry role's own template renders distribution's
+// config with that user's key and the mock as S3 endpoint, a real `docker-registry` serves it,
+// and skopeo pushes an OCI image and pulls it back. The images land as objects in the bucket;
+// the same key can do nothing beyond the registry's policy.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, DeleteBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketPolicyCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import t from 'tap';
+import { storageVars } from '../../lib/cloud/aws/inventory.ts';
+import { ensureStorage } from '../../lib/cloud/aws/storage.ts';
+import { createCa, issueServerCert } from '../../lib/pki/index.ts';
+import { renderTemplate } from '../../lib/render/index.ts';
+import { Secret } from '../../lib/secret.ts';
+import { htpasswdContent } from '../../roles/registry/htpasswd.ts';
+import registryRole from '../../roles/registry/index.ts';
+import { mockContext, mockSettings } from '../helpers/aws-mock/context.ts';
+import { startFullAwsMock } from '../helpers/aws-mock/index.ts';
+import { s3State } from '../helpers/aws-mock/s3.ts';
+import { buildOciImage } from '../fixtures/roles/oci.ts';
+import { credentialFiles, runProcess } from '../fixtures/roles/client.ts';
+
+const dir = await mkdtemp(join(tmpdir(), 'hm-registry-s3-'));
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+const mock = await startFullAwsMock({ hostedZone: 'example.com' });
+t.teardown(() => mock.close());
+
+const settings = mockSettings(mock, { bucket: 'hm-registry-images', region: 'eu-west-1' });
+const ctx = mockContext(mock, settings);
+const storage = await ensureStorage(ctx);
+ctx.close();
+const userKey = { accessKeyId: storage.accessKeyId, secretAccessKey: storage.secretAccessKey!.reveal() };
+
+/** A port nobody listens on now. */
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+
+const port = await freePort();
+const NAME = `localhost:${port}`;
+const USER = 'pusher';
+const PASSWORD = 'pusher-password-123';
+
+// What the registry role gives the template: its defaults, the deployment's and the AWS phase's vars.
+const ca = await createCa({ commonName: 'registry-s3 test CA' });
+const server = await issueServerCert({ ca, sans: [{ type: 'DNS', value: 'localhost' }, { type: 'IP', value: '127.0.0.1' }] });
+const caDir = join(dir, 'ca');
+const tls = { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
+const htpasswdPath = join(dir, 'htpasswd');
+await runProcess('mkdir', ['-p', caDir]);
+await writeFile(join(caDir, 'ca.crt'), ca.certPem);
+await writeFile(tls.cert, server.certPem);
+await writeFile(tls.key, server.keyPem.reveal(), { mode: 0o600 });
+await writeFile(htpasswdPath, await htpasswdContent('', { [USER]: new Secret(PASSWORD) }), { mode: 0o600 });
+const rendered = renderTemplate(registryRole.templateDir!, 'config.yml.njk', {
+  ...registryRole.defaults,
+  ...storageVars(settings),
+  registry_s3_access_key: new Secret(storage.accessKeyId),
+  registry_s3_secret_key: storage.secretAccessKey!,
+  registry_port: port,
+  registry_public_name: NAME,
+  registry_http_secret: new Secret('registry-http-secret-for-the-test'),
+  tls,
+  htpasswd_path: htpasswdPath,
+});
+const configFile = join(dir, 'config.yml');
+await writeFile(configFile, rendered.text, { mode: 0o600 });
+
+t.test('the rendered config points the S3 driver at the endpoint, over http, with the S3 user\'s key', async (t) => {
+  t.match(rendered.text, `regionendpoint: "${mock.endpoint}"`);
+  t.match(rendered.text, /secure: false\n/);
+  t.match(rendered.text, /v4auth: true\n/);
+  t.match(rendered.text, `bucket: "${settings.bucket}"`);
+  t.equal(rendered.sensitive, true, 'the secret key is in it');
+  const aws = renderTemplate(registryRole.templateDir!, 'config.yml.njk', {
+    ...registryRole.defaults, ...storageVars({ ...settings, endpoint: undefined }),
+    registry_s3_access_key: 'AKIA', registry_s3_secret_key: 'x', registry_port: 443, registry_public_name: 'r.example.com',
+    registry_http_secret: 'y', tls, htpasswd_path: htpasswdPath,
+  });
+  t.notMatch(aws.text, /regionendpoint/, 'AWS itself: no endpoint');
+  t.match(aws.text, /secure: true\n/);
+});
+
+// The registry listens on loopback only (the template's addr is every interface: the environment overrides it).
+const log: string[] = [];
+const logTail = () => log.join('').split('\n').slice(-40).join('\n');
+
+/** GET /v2/ over TLS with the test CA: the status, or undefined while nothing answers. */
+const v2Status = (): Promise<number | undefined> =>
+  new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/v2/', servername: 'localhost', ca: ca.certPem }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', () => resolve(undefined));
+    req.end();
+  });
+
+/** Starts `docker-registry serve` (killed when the test ends); the status /v2/ first answers, or undefined if it died. */
+async function startRegistry(): Promise<number | undefined> {
+  // Only the config speaks to the S3 driver: no AWS_* of this machine (a CA bundle, a profile).
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
+  const registry: ChildProcess = spawn('docker-registry', ['serve', configFile], {
+    env: { ...env, REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`, REGISTRY_LOG_LEVEL: 'debug' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  registry.stdout!.on('data', (d: Buffer) => log.push(d.toString()));
+  registry.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
+  const exited = new Promise<unknown>((resolve) => registry.on('exit', resolve));
+  t.teardown(async () => {
+    if (registry.exitCode === null) {
+      registry.kill();
+      await exited;
+    }
+  });
+  for (let i = 0; i < 200 && registry.exitCode === null; i++) {
+    const status = await v2Status();
+    if (status !== undefined) return status;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return undefined;
+}
+
+t.test('skopeo pushes an image into the S3 bucket through the registry and pulls the same digests back', async (t) => {
+  const status = await startRegistry();
+  t.equal(status, 401, `the registry answers and asks for credentials\n${logTail()}`);
+  if (status !== 401) return;
+  const { authfile } = await credentialFiles(dir, NAME, USER, PASSWORD);
+  const image = await buildOciImage(join(dir, 'image'), '1', { 'hello.txt': 'stored in S3 by harbormaster\n' });
+  const remote = `docker://${NAME}/demo/s3:1`;
+  const push = await runProcess('skopeo', ['copy', '--dest-cert-dir', caDir, '--dest-authfile', authfile, image.ref, remote]);
+  t.equal(push.code, 0, `${push.stderr}\n${logTail()}`);
+  const digest = await runProcess('skopeo', ['inspect', '--cert-dir', caDir, '--authfile', authfile, '--format', '{{.Digest}}', remote]);
+  t.equal(digest.stdout.trim(), image.manifestDigest, `the registry holds the manifest as pushed\n${digest.stderr}`);
+  const pulled = join(dir, 'pulled');
+  const pull = await runProcess('skopeo', ['copy', '--src-cert-dir', caDir, '--src-authfile', authfile, remote, `oci:${pulled}:1`]);
+  t.equal(pull.code, 0, `${pull.stderr}\n${logTail()}`);
+  const index = JSON.parse(await readFile(join(pulled, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  t.equal(index.manifests[0]?.digest, image.manifestDigest);
+  const blob = (root: string) => readFile(join(root, 'blobs', 'sha256', image.layerDigest.slice('sha256:'.length)));
+  t.ok((await blob(pulled)).equals(await blob(join(dir, 'image'))), 'the layer came back, byte for byte');
+
+  // distribution's layout: blobs by digest, the manifest's link in the repository.
+  const objects = s3State(mock).buckets.get(settings.bucket)!.objects;
+  const hex = (d: string) => d.slice('sha256:'.length);
+  const blobKey = (d: string) => `docker/registry/v2/blobs/sha256/${hex(d).slice(0, 2)}/${hex(d)}/data`;
+  t.ok(objects.get(blobKey(image.layerDigest))?.body.equals(await blob(join(dir, 'image'))), 'the layer is an object in the bucket');
+  t.equal(objects.get(blobKey(image.manifestDigest))?.body.toString().includes('application/vnd.oci.image.manifest.v1+json'), true, 'so is the manifest');
+  t.ok(objects.has(`docker/registry/v2/repositories/demo/s3/_manifests/tags/1/current/link`), 'and the tag');
+  t.equal(s3State(mock).buckets.get(settings.bucket)!.uploads?.size ?? 0, 0, 'no multipart upload is left behind');
+  const byUser = mock.calls.filter((c) => c.service === 's3' && c.status < 300).length;
+  t.ok(byUser > 0, 'the registry reached S3');
+});
+
+t.test("the registry's key is refused for what its policy does not grant", async (t) => {
+  const s3 = new S3Client({ region: settings.region, endpoint: mock.endpoint, forcePathStyle: true, credentials: userKey, maxAttempts: 1 });
+  const root = new S3Client({ region: settings.region, endpoint: mock.endpoint, forcePathStyle: true, credentials: mock.credentials, maxAttempts: 1 });
+  t.teardown(() => {
+    s3.destroy();
+    root.destroy();
+  });
+  const denied = { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } };
+  const other = 'hm-someone-elses-bucket';
+  await root.send(new CreateBucketCommand({ Bucket: other, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+  await root.send(new PutObjectCommand({ Bucket: other, Key: 'secret.txt', Body: 'not for the registry' }));
+
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: settings.bucket, Prefix: 'docker/' }));
+  t.ok((listed.KeyCount ?? 0) > 0, 'it may list its own bucket');
+  await t.rejects(s3.send(new DeleteBucketCommand({ Bucket: settings.bucket })), denied, 's3:DeleteBucket is not granted');
+  await t.rejects(s3.send(new PutBucketPolicyCommand({ Bucket: settings.bucket, Policy: '{"Statement":[]}' })), denied, 'nor s3:PutBucketPolicy');
+  await t.rejects(s3.send(new GetObjectCommand({ Bucket: other, Key: 'secret.txt' })), denied, 'nor GetObject on another bucket');
+  await t.rejects(s3.send(new PutObjectCommand({ Bucket: other, Key: 'x', Body: 'x' })), denied, 'nor PutObject there');
+  await t.rejects(s3.send(new ListObjectsV2Command({ Bucket: other })), denied, 'nor listing it');
+  await t.rejects(s3.send(new CreateBucketCommand({ Bucket: 'hm-new-bucket', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } })), denied, 'nor making buckets');
+  const got = await root.send(new GetObjectCommand({ Bucket: other, Key: 'secret.txt' }));
+  t.equal(await got.Body?.transformToString(), 'not for the registry', 'the root credentials still may');
+  t.equal(s3State(mock).buckets.has(settings.bucket), true, 'the bucket is still there');
+});
