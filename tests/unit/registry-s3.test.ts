@@ -4,6 +4,7 @@
 // and skopeo pushes an OCI image and pulls it back. The images land as objects in the bucket;
 // the same key can do nothing beyond the registry's policy.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
@@ -94,16 +95,19 @@ t.test('the rendered config points the S3 driver at the endpoint, over http, wit
 const log: string[] = [];
 const logTail = () => log.join('').split('\n').slice(-40).join('\n');
 
-/** GET /v2/ over TLS with the test CA: the status, or undefined while nothing answers. */
-const v2Status = (): Promise<number | undefined> =>
+/** A call to the registry over TLS with the test CA: status and headers, or undefined while nothing answers. */
+const registryCall = (method: string, path: string, opts: { auth?: string; body?: Buffer } = {}): Promise<{ status: number; headers: Record<string, unknown> } | undefined> =>
   new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/v2/', servername: 'localhost', ca: ca.certPem }, (res) => {
+    const headers = opts.body ? { 'content-type': 'application/octet-stream', 'content-length': String(opts.body.length) } : {};
+    const req = request({ method, host: '127.0.0.1', port, path, servername: 'localhost', ca: ca.certPem, headers, ...(opts.auth ? { auth: opts.auth } : {}) }, (res) => {
       res.resume();
-      resolve(res.statusCode);
+      resolve({ status: res.statusCode!, headers: res.headers });
     });
     req.on('error', () => resolve(undefined));
-    req.end();
+    req.end(opts.body);
   });
+const registryGet = (path: string, auth?: string) => registryCall('GET', path, auth ? { auth } : {});
+const v2Status = async () => (await registryGet('/v2/'))?.status;
 
 /** Starts `docker-registry serve` (killed when the test ends); the status /v2/ first answers, or undefined if it died. */
 async function startRegistry(): Promise<number | undefined> {
@@ -157,8 +161,44 @@ t.test('skopeo pushes an image into the S3 bucket through the registry and pulls
   t.equal(objects.get(blobKey(image.manifestDigest))?.body.toString().includes('application/vnd.oci.image.manifest.v1+json'), true, 'so is the manifest');
   t.ok(objects.has(`docker/registry/v2/repositories/demo/s3/_manifests/tags/1/current/link`), 'and the tag');
   t.equal(s3State(mock).buckets.get(settings.bucket)!.uploads?.size ?? 0, 0, 'no multipart upload is left behind');
-  const byUser = mock.calls.filter((c) => c.service === 's3' && c.status < 300).length;
-  t.ok(byUser > 0, 'the registry reached S3');
+
+  // Blob downloads are redirects to URLs the S3 driver presigned with the user's key (the mock checks them).
+  const redirect = await registryGet(`/v2/demo/s3/blobs/${image.layerDigest}`, `${USER}:${PASSWORD}`);
+  t.equal(redirect?.status, 307);
+  const location = String(redirect?.headers.location);
+  t.ok(location.startsWith(`${mock.endpoint}/${settings.bucket}/docker/registry/v2/blobs/`), 'to the bucket, path-style');
+  t.match(location, `X-Amz-Credential=${storage.accessKeyId}`);
+  const direct = await fetch(location);
+  t.equal(direct.status, 200);
+  t.ok(Buffer.from(await direct.arrayBuffer()).equals(await blob(join(dir, 'image'))));
+  const forged = await fetch(location.replace(/(X-Amz-Signature=[0-9a-f]*)([0-9a-f])/, (_, a: string, c: string) => a + (c === '0' ? '1' : '0')));
+  t.equal(forged.status, 403, 'a forged signature is refused');
+});
+
+t.test('a blob larger than the chunk and copy thresholds: multipart upload, then multipart copy into place', async (t) => {
+  // Through the registry's API (a monolithic upload): the layout builder makes small layers only.
+  const auth = `${USER}:${PASSWORD}`;
+  const bytes = randomBytes(40 * 1024 * 1024); // over multipartcopythresholdsize (32 MiB), several chunks of 6 MiB
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const before = mock.calls.length;
+  const started = await registryCall('POST', '/v2/demo/big/blobs/uploads/', { auth });
+  t.equal(started?.status, 202, logTail());
+  const upload = new URL(String(started?.headers.location));
+  upload.searchParams.set('digest', digest);
+  const put = await registryCall('PUT', upload.pathname + upload.search, { auth, body: bytes });
+  t.equal(put?.status, 201, logTail());
+  const calls = mock.calls.slice(before).filter((c) => c.service === 's3');
+  const parts = calls.filter((c) => /^PUT .*\?partNumber&uploadId$/.test(c.action) && c.status === 200);
+  t.ok(parts.length >= 10, `the blob went up in parts, then was copied in parts (${parts.length} part calls)`);
+  const hex = digest.slice('sha256:'.length);
+  const blob = s3State(mock).buckets.get(settings.bucket)!.objects.get(`docker/registry/v2/blobs/sha256/${hex.slice(0, 2)}/${hex}/data`);
+  t.match(blob?.etag, /^"[0-9a-f]{32}-\d+"$/, 'the blob in place was made by a multipart copy');
+  t.ok(blob?.body.equals(bytes), 'byte for byte');
+  t.equal(s3State(mock).buckets.get(settings.bucket)!.uploads?.size ?? 0, 0, 'no multipart upload is left behind');
+  const redirect = await registryGet(`/v2/demo/big/blobs/${digest}`, auth);
+  t.equal(redirect?.status, 307);
+  const back = Buffer.from(await (await fetch(String(redirect?.headers.location))).arrayBuffer());
+  t.ok(back.equals(bytes), 'fetched back whole by its presigned URL');
 });
 
 t.test("the registry's key is refused for what its policy does not grant", async (t) => {

@@ -372,9 +372,9 @@ function listParts(bucket: S3Bucket, key: string, id: string, upload: S3Upload):
 function completeUpload(req: MockRequest, bucket: S3Bucket, key: string, id: string, upload: S3Upload): MockResponse {
   const listed = xmlElements(req.body.toString('utf8'), 'Part').map((p) => ({ n: Number(xmlText(p, 'PartNumber')), etag: xmlText(p, 'ETag') ?? '' }));
   if (!listed.length) return s3Error(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
+  if (listed.some(({ n }, i) => i > 0 && n <= listed[i - 1]!.n)) return s3Error(400, 'InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.');
   const parts: S3Part[] = [];
   for (const [i, { n, etag: want }] of listed.entries()) {
-    if (i > 0 && n <= listed[i - 1]!.n) return s3Error(400, 'InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.');
     const part = upload.parts.get(n);
     if (!part || part.etag.replace(/"/g, '') !== want.replace(/"/g, '')) return s3Error(400, 'InvalidPart', 'One or more of the specified parts could not be found.', { PartNumber: String(n) });
     if (i < listed.length - 1 && part.body.length < MIN_PART) return s3Error(400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size', { ProposedSize: String(part.body.length), MinSizeAllowed: String(MIN_PART) });

@@ -64,7 +64,7 @@ const bytes = (d: SourceData): string | Uint8Array =>
   typeof d === 'string' ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 
 /** The hash the SDK's signer takes, on node:crypto. */
-class Sha256 {
+export class Sha256 {
   readonly #hash;
   constructor(secret?: SourceData) {
     this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
