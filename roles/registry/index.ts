@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Role, RoleContext } from '../../lib/run/types.ts';
 import type { Step } from '../../lib/steps/index.ts';
 import { distributionHandlers, distributionSteps } from './distribution.ts';
+import { harborHandlers, harborSteps } from './harbor.ts';
 import { prepareDeployment } from '../shared/deployment.ts';
 
 interface Engine {
@@ -10,18 +11,18 @@ interface Engine {
 }
 
 /**
- * `registry_engine` picks what serves the registry. Only `distribution` is built: Harbor runs
- * as docker-compose services and needs a Docker engine, which lab hosts cannot run.
+ * `registry_engine` picks what serves the registry: the distribution registry, or Harbor (docker
+ * compose services: it needs a Docker engine, which lab hosts cannot run).
  */
 const ENGINES: Record<string, Engine | undefined> = {
   distribution: { steps: distributionSteps, handlers: distributionHandlers },
+  harbor: { steps: harborSteps, handlers: harborHandlers },
 };
 
 function engineOf({ vars }: RoleContext): Engine {
   const name = String(vars.registry_engine);
   const engine = ENGINES[name];
   if (engine) return engine;
-  if (name === 'harbor') throw new Error('role registry: registry_engine harbor is not built yet (it needs a Docker engine); use distribution');
   throw new Error(`role registry: registry_engine must be distribution or harbor, not ${name}`);
 }
 
@@ -44,6 +45,12 @@ const registry: Role = {
     registry_data_dir: '/var/lib/docker-registry',
     /** An S3-compatible endpoint URL instead of AWS's own (empty: AWS). */
     registry_s3_endpoint: '',
+    /** registry_engine harbor: the release, its offline installer's sha256 (no default: see roles/registry/harbor.ts), an optional mirror URL. */
+    harbor_version: '2.15.2',
+    harbor_installer_sha256: '',
+    harbor_installer_url: '',
+    harbor_install_dir: '/opt/harbor',
+    harbor_data_volume: '/data',
   },
   steps: (ctx) => engineOf(ctx).steps(ctx),
   handlers: (ctx) => engineOf(ctx).handlers(ctx),

@@ -17,10 +17,20 @@ export interface DeploymentVault extends PkiVault {
 const USERS_KEY = 'registry_users';
 const ADMIN_PASSWORD_KEY = 'registry_admin_password';
 const HTTP_SECRET_KEY = 'registry_http_secret';
+/** Harbor's first admin password and its database password (registry_engine harbor). */
+const HARBOR_KEYS = ['harbor_admin_password', 'harbor_db_password'];
 /** Letters, digits, `_` and `-`: a dot would nest the vault key, a colon would break htpasswd. */
 const USER_NAME = /^[A-Za-z0-9_-]+$/;
 
 const randomSecret = (): string => randomBytes(24).toString('base64url');
+
+/** A random secret that also meets Harbor's password rule: upper, lower and a digit (redrawn until it does). */
+export function randomPassword(): string {
+  for (;;) {
+    const s = randomSecret();
+    if (/[a-z]/.test(s) && /[A-Z]/.test(s) && /\d/.test(s)) return s;
+  }
+}
 
 /** registry_users.<user> entries, plus registry_admin_password as `admin` unless that user is listed. */
 function registryUsers(vault: DeploymentVault): Record<string, Secret> {
@@ -39,16 +49,25 @@ function registryUsers(vault: DeploymentVault): Record<string, Secret> {
 
 /**
  * Secrets the deployment makes up itself when the vault lacks them, saved before they are used:
- * the registry's HTTP secret and, when no user exists at all, an `admin` password.
+ * the registry's HTTP secret, when no user exists at all an `admin` password, and Harbor's
+ * passwords. Check mode fails only for the first two: Harbor's matter only to the harbor engine,
+ * whose steps say what is missing.
  */
 export async function ensureGeneratedSecrets(vault: DeploymentVault, check = false): Promise<void> {
   const missing: string[] = [];
   if (!vault.get(HTTP_SECRET_KEY)) missing.push(HTTP_SECRET_KEY);
   if (Object.keys(registryUsers(vault)).length === 0) missing.push(`${USERS_KEY}.admin`);
-  if (missing.length === 0) return;
-  if (check) throw new UserError(`vault lacks ${missing.join(', ')}: run once without --check to generate them`);
+  if (check && missing.length > 0) throw new UserError(`vault lacks ${missing.join(', ')}: run once without --check to generate them`);
+  const harbor = HARBOR_KEYS.filter((k) => !vault.get(k));
+  if (check || missing.length + harbor.length === 0) return;
   for (const key of missing) vault.set(key, randomSecret());
+  for (const key of harbor) vault.set(key, randomPassword());
   await vault.save();
+}
+
+/** Harbor's passwords, those the vault holds (all of them after ensureGeneratedSecrets outside check mode). */
+function harborSecrets(vault: DeploymentVault): Vars {
+  return Object.fromEntries(HARBOR_KEYS.flatMap((k) => (vault.get(k) ? [[k, vault.get(k)!]] : [])));
 }
 
 /** The certificate's first DNS name: ensurePki puts the public name there (and in the CN). */
@@ -74,6 +93,7 @@ export async function deploymentVars(opts: { vault: DeploymentVault; certsDir: s
     tls_key_pem: pki.keyPem,
     registry_users: registryUsers(vault),
     registry_http_secret: vault.get(HTTP_SECRET_KEY)!,
+    ...harborSecrets(vault),
     ...s3Key(vault),
   };
 }

@@ -1,0 +1,174 @@
+// registry_engine: harbor — Harbor 2.x from its offline installer, run by docker compose on the
+// host, serving TLS with the deployment's certificate behind the bastion's proxy. What the
+// reference's registry play did, with the installer verified by sha256, a usable certificate
+// directory, and a reconfigure whenever harbor.yml or the certificate change.
+import type { Vars } from '../../lib/inventory/types.ts';
+import type { RoleContext } from '../../lib/run/types.ts';
+import { command, download, pkg, service, template, unarchive, type Step } from '../../lib/steps/index.ts';
+import { q, remoteBase, remoteDir } from '../../lib/transport/shell.ts';
+import { UserError } from '../../lib/errors.ts';
+import type { Secret } from '../../lib/secret.ts';
+import type { Facts } from '../../lib/facts/index.ts';
+import { loadedFiles } from '../shared/loaded.ts';
+import { tlsPaths, tlsSteps } from '../shared/tls.ts';
+import { need, needSecret } from '../shared/deployment.ts';
+
+const ROLE = 'registry';
+const RECONFIGURE = 'reconfigure harbor';
+const RECORD = 'record what harbor loaded';
+/** Written once install.sh has succeeded: later runs reconfigure instead of installing. */
+const INSTALLED = '/etc/harbormaster/harbor.installed';
+/** install.sh's last line when every container came up healthy. */
+const INSTALL_OK = 'Harbor has been installed and started successfully';
+
+/** Harbor's own rule for its admin password (core refuses weaker ones at install). */
+const ADMIN_PASSWORD_RULE = (p: string): boolean => p.length >= 8 && p.length <= 128 && /[a-z]/.test(p) && /[A-Z]/.test(p) && /\d/.test(p);
+
+/**
+ * Docker engine and compose from the distribution: Debian's docker-compose (v1 on 12, v2 from 13),
+ * Ubuntu's docker-compose-v2 from 22.04 on. RHEL-family hosts get Docker only from Docker's own
+ * repository (docker-ce), which harbormaster does not set up.
+ */
+function dockerPackages(facts: Facts): string[] {
+  if (facts.distribution === 'ubuntu') return ['docker.io', Number.parseFloat(facts.version) >= 22.04 ? 'docker-compose-v2' : 'docker-compose'];
+  if (facts.osFamily === 'debian') return ['docker.io', 'docker-compose'];
+  throw new UserError(
+    `role ${ROLE}: registry_engine harbor needs Docker, which ${facts.distribution} gets only from Docker's own repository (docker-ce), not set up by harbormaster; use a Debian or Ubuntu registry host`,
+  );
+}
+
+/** `docker compose` (v2) when the plugin is there, else docker-compose (v1), as Harbor's install.sh picks. */
+const COMPOSE = 'if docker compose version >/dev/null 2>&1; then dc="docker compose"; else dc=docker-compose; fi';
+
+/** Where things go, from the role's vars; the installer archive unpacks into a `harbor` directory. */
+export function harborPaths(vars: Vars) {
+  const installDir = need<string>(vars, 'harbor_install_dir', ROLE).replace(/\/+$/, '');
+  if (!installDir.startsWith('/') || remoteBase(installDir) !== 'harbor') {
+    throw new UserError(`role ${ROLE}: harbor_install_dir ${installDir} must be an absolute path ending in /harbor (the installer archive's top directory)`);
+  }
+  const version = String(need(vars, 'harbor_version', ROLE)).replace(/^v/, '');
+  if (!/^2\.\d+\.\d+(-rc\d+)?$/.test(version)) throw new UserError(`role ${ROLE}: harbor_version ${version} is not a Harbor 2.x release like 2.15.2`);
+  const archive = `harbor-offline-installer-v${version}.tgz`;
+  return {
+    version,
+    installDir,
+    archive: `${remoteDir(installDir)}/${archive}`,
+    url: (vars.harbor_installer_url as string | undefined) || `https://github.com/goharbor/harbor/releases/download/v${version}/${archive}`,
+    config: `${installDir}/harbor.yml`,
+    dataVolume: need<string>(vars, 'harbor_data_volume', ROLE),
+  };
+}
+
+function installerSha256(vars: Vars, version: string): string {
+  const sum = String(vars.harbor_installer_sha256 ?? '').trim().toLowerCase();
+  if (/^[0-9a-f]{64}$/.test(sum)) return sum;
+  throw new UserError(
+    `role ${ROLE}: harbor_installer_sha256 ${sum ? 'is not 64 hex digits' : 'is not set'}: set it in the inventory to the sha256 of harbor-offline-installer-v${version}.tgz, ` +
+      `shown beside the asset on https://github.com/goharbor/harbor/releases/tag/v${version} (or sha256sum a copy verified with its .asc signature)`,
+  );
+}
+
+/** GET /api/v2.0/health on this host under the public name, the certificate verified. */
+const healthy = (publicName: string): string =>
+  `curl -fs --max-time 3 --cacert ${q(tlsPaths().ca)} --resolve ${q(`${publicName}:443:127.0.0.1`)} ${q(`https://${publicName}/api/v2.0/health`)} | grep -q '"status":"healthy"'`;
+
+/** Waits (up to ~3 min: Harbor's containers start slowly) until Harbor reports healthy, else fails with its state. */
+function waitHealthy(publicName: string, installDir: string): string {
+  return [
+    'i=0',
+    `until ${healthy(publicName)}; do`,
+    '  i=$((i+1))',
+    `  if [ $i -ge 90 ]; then echo "Harbor is not healthy at https://${publicName}/api/v2.0/health on this host; containers:" >&2; cd ${q(installDir)} && $dc ps >&2; exit 1; fi`,
+    '  sleep 2',
+    'done',
+  ].join('\n');
+}
+
+/** Harbor reads harbor.yml and the certificate only through ./prepare: any change means a reconfigure. */
+const loaded = (config: string) =>
+  loadedFiles({
+    name: 'harbor runs the current harbor.yml',
+    paths: [config, tlsPaths().cert, tlsPaths().key],
+    marker: '/etc/harbormaster/harbor.loaded',
+    notify: [RECONFIGURE],
+    recordName: RECORD,
+  });
+
+/** One of Harbor's passwords: generated into the vault by the deployment's prepare, except in check mode. */
+function harborSecret(vars: Vars, name: string): Secret {
+  if (vars[name] === undefined) throw new UserError(`role ${ROLE}: vault lacks ${name}: run the site once without --check to generate it`);
+  return needSecret(vars, name, ROLE);
+}
+
+/** The S3 driver's settings, checked here so a missing one is named before anything runs. */
+function s3Vars(vars: Vars): Vars {
+  return {
+    registry_s3_region: need(vars, 'registry_s3_region', ROLE),
+    registry_s3_bucket: need(vars, 'registry_s3_bucket', ROLE),
+    registry_s3_access_key: needSecret(vars, 'registry_s3_access_key', ROLE),
+    registry_s3_secret_key: needSecret(vars, 'registry_s3_secret_key', ROLE),
+  };
+}
+
+/** The steps of a Harbor registry host: Docker, the installer, the certificate, harbor.yml, install once. */
+export function harborSteps({ vars, facts }: RoleContext): Step[] {
+  const packages = dockerPackages(facts);
+  const p = harborPaths(vars);
+  const sha256 = installerSha256(vars, p.version);
+  const publicName = need<string>(vars, 'registry_public_name', ROLE);
+  const storage = need<string>(vars, 'registry_storage', ROLE);
+  if (storage !== 'filesystem' && storage !== 's3') throw new UserError(`role ${ROLE}: registry_storage must be filesystem or s3, not ${storage}`);
+  const admin = harborSecret(vars, 'harbor_admin_password');
+  if (!ADMIN_PASSWORD_RULE(admin.reveal())) {
+    throw new UserError(`role ${ROLE}: vault harbor_admin_password must have 8 to 128 characters with an upper-case letter, a lower-case letter and a digit (Harbor's rule)`);
+  }
+  const templateVars = {
+    harbor: { paths: p, tls: tlsPaths() },
+    harbor_db_password: harborSecret(vars, 'harbor_db_password'),
+    ...(storage === 's3' ? s3Vars(vars) : {}),
+  };
+  const l = loaded(p.config);
+  return [
+    pkg({ packages: [...packages, 'curl'], tags: ['packages'] }),
+    service({ service: 'docker', state: 'started', enabled: true, tags: ['service'] }),
+    download({ url: p.url, dest: p.archive, sha256, mode: '0644', owner: 'root', group: 'root', timeoutMs: 30 * 60_000, tags: ['harbor'] }),
+    unarchive({ src: p.archive, dest: remoteDir(p.installDir), creates: `${p.installDir}/install.sh`, timeoutMs: 10 * 60_000, tags: ['harbor'] }),
+    ...tlsSteps({ role: ROLE, vars }),
+    template({ src: 'harbor.yml.njk', dest: p.config, vars: templateVars, mode: '0600', owner: 'root', group: 'root', sensitive: true, tags: ['config'] }),
+    // Before the install: on the first run install.sh loads everything itself and records it.
+    { ...l.step, when: `[ -e ${q(INSTALLED)} ]` },
+    command({
+      name: 'install harbor',
+      cwd: p.installDir,
+      creates: INSTALLED,
+      // install.sh colours its output with tput, which needs a terminal type.
+      cmd: [
+        COMPOSE,
+        `out=$(TERM=dumb ./install.sh 2>&1) && printf '%s' "$out" | grep -q ${q(INSTALL_OK)} || { printf '%s\\n' "$out" | tail -n 30 >&2; echo "install.sh did not report success" >&2; exit 1; }`,
+        waitHealthy(publicName, p.installDir),
+        `touch ${q(INSTALLED)}`,
+      ].join('\n'),
+      notify: [RECORD],
+      timeoutMs: 30 * 60_000,
+      tags: ['harbor'],
+    }),
+  ];
+}
+
+/**
+ * Reconfigure as Harbor documents it: stop with the compose file that started the containers,
+ * ./prepare (new compose file and configs from harbor.yml), start; then record what it loaded.
+ */
+export function harborHandlers({ vars }: RoleContext): Step[] {
+  const p = harborPaths(vars);
+  const publicName = need<string>(vars, 'registry_public_name', ROLE);
+  return [
+    command({
+      name: RECONFIGURE,
+      cwd: p.installDir,
+      cmd: ['set -e', COMPOSE, '$dc down', 'TERM=dumb ./prepare', '$dc up -d', waitHealthy(publicName, p.installDir)].join('\n'),
+      timeoutMs: 15 * 60_000,
+    }),
+    loaded(p.config).record,
+  ];
+}
