@@ -213,3 +213,20 @@ t.test('presigned URLs: the SDK signer\'s query signature is verified, the paylo
   const other = await fetch(`${mock.endpoint}/${Bucket}/pre/other?${query}`);
   t.equal(other.status, 403, 'the signature names its object');
 });
+
+t.test('a signed payload hash must be the body\'s', async (t) => {
+  const url = new URL(`${mock.endpoint}/${Bucket}/hashed`);
+  const signer = new SignatureV4({ credentials: mock.credentials, region, service: 's3', sha256: Sha256, uriEscapePath: false });
+  const send = async (body: string, claimed: string) => {
+    const headers = { host: url.host, 'x-amz-content-sha256': claimed };
+    const signed = await signer.sign({ method: 'PUT', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query: {}, headers, body });
+    return fetch(url, { method: 'PUT', headers: signed.headers, body });
+  };
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  t.equal((await send('the body', sha('the body'))).status, 200);
+  const swapped = await send('another body', sha('the body'));
+  t.equal(swapped.status, 403, 'a body other than the signed one is refused');
+  t.match(await swapped.text(), /x-amz-content-sha256 header does not match the body/);
+  t.equal((await send('x', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD')).status, 403, 'aws-chunked is refused, not stored as is');
+  t.equal(await text(await s3.send(new GetObjectCommand({ Bucket, Key: 'hashed' }))), 'the body');
+});

@@ -5,7 +5,7 @@
 // the same key can do nothing beyond the registry's policy.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -57,7 +57,7 @@ const server = await issueServerCert({ ca, sans: [{ type: 'DNS', value: 'localho
 const caDir = join(dir, 'ca');
 const tls = { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
 const htpasswdPath = join(dir, 'htpasswd');
-await runProcess('mkdir', ['-p', caDir]);
+await mkdir(caDir);
 await writeFile(join(caDir, 'ca.crt'), ca.certPem);
 await writeFile(tls.cert, server.certPem);
 await writeFile(tls.key, server.keyPem.reveal(), { mode: 0o600 });
@@ -81,14 +81,21 @@ t.test('the rendered config points the S3 driver at the endpoint, over http, wit
   t.match(rendered.text, /secure: false\n/);
   t.match(rendered.text, /v4auth: true\n/);
   t.match(rendered.text, `bucket: "${settings.bucket}"`);
+  t.match(rendered.text, `accesskey: "${storage.accessKeyId}"`, "the S3 user's key, not the account's");
+  t.not(storage.accessKeyId, mock.credentials.accessKeyId);
   t.equal(rendered.sensitive, true, 'the secret key is in it');
-  const aws = renderTemplate(registryRole.templateDir!, 'config.yml.njk', {
-    ...registryRole.defaults, ...storageVars({ ...settings, endpoint: undefined }),
-    registry_s3_access_key: 'AKIA', registry_s3_secret_key: 'x', registry_port: 443, registry_public_name: 'r.example.com',
-    registry_http_secret: 'y', tls, htpasswd_path: htpasswdPath,
-  });
+  /** The same role's config for another S3 endpoint (throwaway keys). */
+  const renderFor = (endpoint: string | undefined) =>
+    renderTemplate(registryRole.templateDir!, 'config.yml.njk', {
+      ...registryRole.defaults, ...storageVars({ ...settings, endpoint }),
+      registry_s3_access_key: 'AKIA', registry_s3_secret_key: 'x', registry_port: 443, registry_public_name: 'r.example.com',
+      registry_http_secret: 'y', tls, htpasswd_path: htpasswdPath,
+    });
+  const aws = renderFor(undefined);
   t.notMatch(aws.text, /regionendpoint/, 'AWS itself: no endpoint');
   t.match(aws.text, /secure: true\n/);
+  const tlsEndpoint = renderFor('https://s3.example.net');
+  t.match(tlsEndpoint.text, /regionendpoint: "https:\/\/s3\.example\.net"\n\s+secure: true\n/, 'an https endpoint keeps TLS');
 });
 
 // The registry listens on loopback only (the template's addr is every interface: the environment overrides it).
