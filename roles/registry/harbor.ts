@@ -68,15 +68,19 @@ function installerSha256(vars: Vars, version: string): string {
   );
 }
 
-/** GET /api/v2.0/health on this host under the public name, the certificate verified. */
-const healthy = (publicName: string): string =>
-  `curl -fs --max-time 3 --cacert ${q(tlsPaths().ca)} --resolve ${q(`${publicName}:443:127.0.0.1`)} ${q(`https://${publicName}/api/v2.0/health`)} | grep -q '"status":"healthy"'`;
+/**
+ * GET /api/v2.0/health on this host under the public name, the certificate verified: the overall
+ * status is "healthy" only when every component's is, so any "unhealthy" means not yet.
+ */
+export const harborHealthy = (publicName: string): string =>
+  `r=$(curl -fs --max-time 3 --cacert ${q(tlsPaths().ca)} --resolve ${q(`${publicName}:443:127.0.0.1`)} ${q(`https://${publicName}/api/v2.0/health`)} | tr -d ' \\t\\r\\n') && ` +
+  `case "$r" in *unhealthy*) false;; *'"status":"healthy"'*) true;; *) false;; esac`;
 
 /** Waits (up to ~3 min: Harbor's containers start slowly) until Harbor reports healthy, else fails with its state. */
 function waitHealthy(publicName: string, installDir: string): string {
   return [
     'i=0',
-    `until ${healthy(publicName)}; do`,
+    `until ${harborHealthy(publicName)}; do`,
     '  i=$((i+1))',
     `  if [ $i -ge 90 ]; then echo "Harbor is not healthy at https://${publicName}/api/v2.0/health on this host; containers:" >&2; cd ${q(installDir)} && $dc ps >&2; exit 1; fi`,
     '  sleep 2',

@@ -16,6 +16,7 @@ import type { RoleContext } from '../../lib/run/types.ts';
 import { redact, Secret } from '../../lib/secret.ts';
 import type { Step, StepEnv } from '../../lib/steps/index.ts';
 import { VaultFile } from '../../lib/vault/index.ts';
+import { harborHealthy } from '../../roles/registry/harbor.ts';
 import registry from '../../roles/registry/index.ts';
 import { ensureGeneratedSecrets, randomPassword } from '../../roles/shared/deployment.ts';
 import { applyLocally, converge, debianFacts, localEnv, planLocally, sh } from '../fixtures/engine/local-shell.ts';
@@ -200,6 +201,18 @@ async function rendered(vars: Vars) {
   const change = await step.plan({ output: '', files: new Map() }, env);
   return { change: change!, tree: parse(String(change!.action.stdin)) as Record<string, any> };
 }
+
+t.test('the health test reads Harbor\'s overall status, as /api/v2.0/health reports it', async (t) => {
+  // A stand-in curl on PATH (Harbor is not here): prints the body given in $BODY, fails without one.
+  const bin = join(scratch, 'bin');
+  await mkdir(bin, { recursive: true });
+  await writeFile(join(bin, 'curl'), '#!/bin/sh\n[ -n "$BODY" ] || exit 7\nprintf %s "$BODY"\n', { mode: 0o755 });
+  const check = async (body: string) => (await sh(`export PATH='${bin}':$PATH BODY='${body}'\n${harborHealthy(PUBLIC)}`)).code === 0;
+  t.ok(await check('{"status":"healthy","components":[{"name":"core","status":"healthy"}]}'));
+  t.ok(await check('{\n  "status": "healthy",\n  "components": []\n}'), 'pretty-printed too');
+  t.notOk(await check('{"status":"unhealthy","components":[{"name":"core","status":"healthy"},{"name":"database","status":"unhealthy","error":"down"}]}'), 'a healthy component is not enough');
+  t.notOk(await check(''), 'no answer');
+});
 
 t.test('harbor.yml keeps harbor.yml.tmpl\'s keys and values, with the deployment\'s', async (t) => {
   const { tree } = await rendered(harborVars());
