@@ -1,0 +1,386 @@
+// A small typed client for Harbor's REST API v2.0 (Harbor 2.x), as an administrator.
+// node:https rather than fetch: Node 20's fetch takes a custom CA only through undici's Agent,
+// which is not a dependency of ours; https.request takes `ca` directly.
+import https from 'node:https';
+import { UserError } from '../errors.ts';
+import { redact, type Secret } from '../secret.ts';
+
+export interface HarborUser {
+  user_id: number;
+  username: string;
+  email?: string;
+  realname?: string;
+  comment?: string;
+  sysadmin_flag: boolean;
+  creation_time?: string;
+}
+
+export interface HarborProject {
+  project_id: number;
+  name: string;
+  owner_name?: string;
+  repo_count?: number;
+  creation_time?: string;
+  metadata?: { public?: string; [key: string]: string | undefined };
+}
+
+export interface HarborMember {
+  id: number;
+  project_id: number;
+  entity_name: string;
+  entity_type: string;
+  entity_id: number;
+  role_id: number;
+  role_name?: string;
+}
+
+export interface SystemInfo {
+  harbor_version?: string;
+  external_url?: string;
+  registry_url?: string;
+  auth_mode?: string;
+  project_creation_restriction?: string;
+  self_registration?: boolean;
+  has_ca_root?: boolean;
+  read_only?: boolean;
+  registry_storage_provider_name?: string;
+  current_time?: string;
+}
+
+export interface Health {
+  status: string;
+  components?: { name: string; status: string; error?: string }[];
+}
+
+/** Harbor's project roles and their role_id. */
+export const ROLES = { projectAdmin: 1, developer: 2, guest: 3, maintainer: 4, limitedGuest: 5 } as const;
+export type RoleName = keyof typeof ROLES;
+
+export function roleId(name: string): number {
+  const id = (ROLES as Record<string, number>)[name];
+  if (id === undefined) throw new UserError(`unknown role "${name}": use one of ${Object.keys(ROLES).join(', ')}`);
+  return id;
+}
+
+export function roleName(id: number): string {
+  return Object.entries(ROLES).find(([, v]) => v === id)?.[0] ?? `role ${id}`;
+}
+
+export interface HarborClientOptions {
+  /** The Harbor site, `https://<public name>`; the API lives under /api/v2.0. */
+  url: string;
+  /** PEM of the CA to trust for this server (the system trust store when absent). */
+  caPem?: string;
+  username?: string;
+  password: Secret;
+  timeoutMs?: number;
+}
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+interface RequestSpec {
+  /** What is being done, for errors: "create user bob". */
+  op: string;
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number>;
+  body?: unknown;
+  /** Statuses that are answers rather than failures (404 for a lookup). */
+  accept?: number[];
+}
+
+/** TLS verification failures: the server is not who the CA says, or the CA is not the right one. */
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+const PAGE_SIZE = 100;
+
+export class HarborClient {
+  readonly url: string;
+  readonly username: string;
+  readonly #password: Secret;
+  readonly #agent: https.Agent;
+  readonly #timeoutMs: number;
+  readonly #base: URL;
+
+  constructor(opts: HarborClientOptions) {
+    let base: URL;
+    try {
+      base = new URL(opts.url);
+    } catch {
+      throw new UserError(`Harbor URL "${opts.url}" is not a URL: give https://<registry name>`);
+    }
+    // Basic auth over plain HTTP would hand the admin password to anyone on the path.
+    if (base.protocol !== 'https:') throw new UserError(`Harbor URL ${opts.url}: only https:// is supported (the admin password travels with each request)`);
+    this.url = base.origin;
+    this.#base = new URL('/api/v2.0/', base.origin);
+    this.username = opts.username ?? 'admin';
+    this.#password = opts.password;
+    this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    // rejectUnauthorized stays true: with no CA given, only the system trust store is used.
+    this.#agent = new https.Agent({ keepAlive: true, ca: opts.caPem, maxSockets: 4 });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  // --- system ---------------------------------------------------------------------------
+
+  systeminfo(): Promise<SystemInfo> {
+    return this.#json({ op: 'read system info', path: 'systeminfo' });
+  }
+
+  health(): Promise<Health> {
+    return this.#json({ op: 'read health', path: 'health' });
+  }
+
+  /**
+   * The user the credentials belong to. Harbor treats a failed basic auth as anonymous (so
+   * listing public projects still "works"); this call is how a wrong password shows up.
+   */
+  currentUser(): Promise<HarborUser> {
+    return this.#json({ op: `log in as ${this.username}`, path: 'users/current' });
+  }
+
+  // --- users ----------------------------------------------------------------------------
+
+  listUsers(): Promise<HarborUser[]> {
+    return this.#all({ op: 'list users', path: 'users', query: { sort: 'username' } });
+  }
+
+  /** The user with exactly this name, or undefined. */
+  async getUser(username: string): Promise<HarborUser | undefined> {
+    const found = await this.#all<HarborUser>({ op: `look up user ${username}`, path: 'users', query: { q: `username=${username}` } });
+    return found.find((u) => u.username === username);
+  }
+
+  /** Creates a local user; returns its id (from the Location header). */
+  async createUser(user: { username: string; email: string; realname: string; comment?: string; password: Secret }): Promise<number> {
+    const { password, ...rest } = user;
+    const reply = await this.#request({
+      op: `create user ${user.username}`,
+      method: 'POST',
+      path: 'users',
+      body: { ...rest, password: password.reveal() },
+    });
+    return idFromLocation(reply);
+  }
+
+  async deleteUser(user: HarborUser): Promise<void> {
+    await this.#request({ op: `delete user ${user.username}`, method: 'DELETE', path: `users/${user.user_id}` });
+  }
+
+  async setSysadmin(user: HarborUser, sysadmin: boolean): Promise<void> {
+    await this.#request({
+      op: `${sysadmin ? 'grant' : 'revoke'} admin rights of user ${user.username}`,
+      method: 'PUT',
+      path: `users/${user.user_id}/sysadmin`,
+      body: { sysadmin_flag: sysadmin },
+    });
+  }
+
+  // --- projects -------------------------------------------------------------------------
+
+  listProjects(): Promise<HarborProject[]> {
+    return this.#all({ op: 'list projects', path: 'projects', query: { sort: 'name', with_detail: 'true' } });
+  }
+
+  /** The project with this name, or undefined. */
+  async getProject(name: string): Promise<HarborProject | undefined> {
+    const reply = await this.#request({ op: `read project ${name}`, path: projectPath(name), accept: [404] });
+    return reply.status === 404 ? undefined : (reply.body as HarborProject);
+  }
+
+  /** Creates a project; `storageLimit` in bytes (-1 for unlimited, Harbor's default when absent). Returns its id. */
+  async createProject(project: { name: string; public: boolean; storageLimit?: number }): Promise<number> {
+    const reply = await this.#request({
+      op: `create project ${project.name}`,
+      method: 'POST',
+      path: 'projects',
+      body: {
+        project_name: project.name,
+        metadata: { public: String(project.public) },
+        ...(project.storageLimit === undefined ? {} : { storage_limit: project.storageLimit }),
+      },
+    });
+    return idFromLocation(reply);
+  }
+
+  async setProjectPublic(name: string, isPublic: boolean): Promise<void> {
+    await this.#request({
+      op: `make project ${name} ${isPublic ? 'public' : 'private'}`,
+      method: 'PUT',
+      path: projectPath(name),
+      body: { metadata: { public: String(isPublic) } },
+    });
+  }
+
+  async deleteProject(name: string): Promise<void> {
+    await this.#request({ op: `delete project ${name}`, method: 'DELETE', path: projectPath(name) });
+  }
+
+  // --- project members ------------------------------------------------------------------
+
+  listMembers(project: string): Promise<HarborMember[]> {
+    return this.#all({ op: `list members of project ${project}`, path: `${projectPath(project)}/members` });
+  }
+
+  /** The user member with exactly this name, or undefined (Harbor's entityname filter is a substring match). */
+  async getMember(project: string, username: string): Promise<HarborMember | undefined> {
+    const found = await this.#all<HarborMember>({
+      op: `look up member ${username} of project ${project}`,
+      path: `${projectPath(project)}/members`,
+      query: { entityname: username },
+    });
+    return found.find((m) => m.entity_type === 'u' && m.entity_name === username);
+  }
+
+  async addMember(project: string, username: string, role: number): Promise<number> {
+    const reply = await this.#request({
+      op: `add user ${username} to project ${project}`,
+      method: 'POST',
+      path: `${projectPath(project)}/members`,
+      body: { role_id: role, member_user: { username } },
+    });
+    return idFromLocation(reply);
+  }
+
+  async updateMember(project: string, member: HarborMember, role: number): Promise<void> {
+    await this.#request({
+      op: `change the role of ${member.entity_name} in project ${project}`,
+      method: 'PUT',
+      path: `${projectPath(project)}/members/${member.id}`,
+      body: { role_id: role },
+    });
+  }
+
+  async removeMember(project: string, member: HarborMember): Promise<void> {
+    await this.#request({
+      op: `remove ${member.entity_name} from project ${project}`,
+      method: 'DELETE',
+      path: `${projectPath(project)}/members/${member.id}`,
+    });
+  }
+
+  // --- plumbing -------------------------------------------------------------------------
+
+  async #json<T>(spec: RequestSpec): Promise<T> {
+    return (await this.#request(spec)).body as T;
+  }
+
+  /** Every page of a list (Harbor caps page_size at 100 and says the total in X-Total-Count). */
+  async #all<T>(spec: RequestSpec): Promise<T[]> {
+    const items: T[] = [];
+    for (let page = 1; ; page++) {
+      const reply = await this.#request({ ...spec, query: { ...spec.query, page, page_size: PAGE_SIZE } });
+      const batch = Array.isArray(reply.body) ? (reply.body as T[]) : [];
+      items.push(...batch);
+      const total = Number(reply.headers['x-total-count']);
+      if (batch.length < PAGE_SIZE || (Number.isFinite(total) && items.length >= total)) return items;
+    }
+  }
+
+  #request(spec: RequestSpec): Promise<Reply> {
+    const url = new URL(spec.path, this.#base);
+    for (const [k, v] of Object.entries(spec.query ?? {})) url.searchParams.set(k, String(v));
+    const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const auth = Buffer.from(`${this.username}:${this.#password.reveal()}`).toString('base64');
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      authorization: `Basic ${auth}`,
+      // Project paths carry names; a name made of digits would otherwise be read as an id.
+      'x-is-resource-name': 'true',
+    };
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
+    return new Promise<Reply>((resolve, reject) => {
+      const req = https.request(url, { method: spec.method ?? 'GET', headers, agent: this.#agent, timeout: this.#timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => reject(this.#networkError(spec.op, err)));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          let body: unknown = text;
+          if (text && /json/.test(String(res.headers['content-type']))) {
+            try {
+              body = JSON.parse(text);
+            } catch {
+              body = text;
+            }
+          }
+          const reply = { status, headers: res.headers, body };
+          if ((status >= 200 && status < 300) || spec.accept?.includes(status)) resolve(reply);
+          else reject(this.#httpError(spec.op, reply));
+        });
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      req.on('error', (err) => reject(this.#networkError(spec.op, err)));
+      req.end(payload);
+    });
+  }
+
+  #httpError(op: string, reply: Reply): UserError {
+    const detail = harborMessage(reply.body);
+    const why = (() => {
+      switch (reply.status) {
+        case 401:
+          return `Harbor at ${this.url} refused the credentials of ${this.username}: wrong admin password? (check the vault key harbor_admin_password)`;
+        case 403:
+          return `forbidden: ${this.username} may not do this${detail ? ` (${detail})` : ''}`;
+        case 404:
+          return `not found${detail ? ` (${detail})` : ''}`;
+        case 409:
+          return `conflict${detail ? `: ${detail}` : ''}`;
+        default:
+          return `Harbor answered HTTP ${reply.status}${detail ? `: ${detail}` : ''}`;
+      }
+    })();
+    return new UserError(oneLine(`${op}: ${why}`));
+  }
+
+  #networkError(op: string, err: NodeJS.ErrnoException): UserError {
+    const code = err.code ?? '';
+    const host = this.#base.host;
+    if (TLS_CODES.has(code)) {
+      return new UserError(
+        `${op}: the TLS certificate of ${host} is not trusted (${code}): pass --ca with the deployment's CA (certs/ca.crt); insecure connections are never made`,
+      );
+    }
+    if (code === 'ETIMEDOUT') return new UserError(`${op}: ${host} did not answer within ${this.#timeoutMs / 1000} s`);
+    return new UserError(oneLine(`${op}: cannot reach ${this.url} (${code || err.message})`));
+  }
+}
+
+const projectPath = (name: string): string => `projects/${encodeURIComponent(name)}`;
+
+/** Harbor's `{"errors":[{"code","message"}]}`, as "CODE: message; ...". */
+function harborMessage(body: unknown): string {
+  const errors = (body as { errors?: { code?: string; message?: string }[] } | undefined)?.errors;
+  if (Array.isArray(errors)) return errors.map((e) => [e.code, e.message].filter(Boolean).join(': ')).join('; ');
+  return typeof body === 'string' ? body.slice(0, 200) : '';
+}
+
+const oneLine = (text: string): string => redact(text.replace(/\s*\n\s*/g, ' ').trim());
+
+function idFromLocation(reply: Reply): number {
+  const location = String(reply.headers.location ?? '');
+  const id = Number(location.split('/').pop());
+  if (!Number.isInteger(id)) throw new UserError(`Harbor answered ${reply.status} without a usable Location header ("${location}")`);
+  return id;
+}
