@@ -4,7 +4,7 @@
 // directory, and a reconfigure whenever harbor.yml or the certificate change.
 import type { Vars } from '../../lib/inventory/types.ts';
 import type { RoleContext } from '../../lib/run/types.ts';
-import { command, download, pkg, service, template, unarchive, type Step } from '../../lib/steps/index.ts';
+import { command, directory, download, pkg, service, template, unarchive, type Step } from '../../lib/steps/index.ts';
 import { q, remoteBase, remoteDir } from '../../lib/transport/shell.ts';
 import { UserError } from '../../lib/errors.ts';
 import type { Secret } from '../../lib/secret.ts';
@@ -40,10 +40,16 @@ function dockerPackages(facts: Facts): string[] {
 /** `docker compose` (v2) when the plugin is there, else docker-compose (v1), as Harbor's install.sh picks. */
 const COMPOSE = 'if docker compose version >/dev/null 2>&1; then dc="docker compose"; else dc=docker-compose; fi';
 
+function absolute(vars: Vars, name: string): string {
+  const path = String(need(vars, name, ROLE));
+  if (!path.startsWith('/')) throw new UserError(`role ${ROLE}: ${name} ${path} must be an absolute path`);
+  return path;
+}
+
 /** Where things go, from the role's vars; the installer archive unpacks into a `harbor` directory. */
 export function harborPaths(vars: Vars) {
-  const installDir = need<string>(vars, 'harbor_install_dir', ROLE).replace(/\/+$/, '');
-  if (!installDir.startsWith('/') || remoteBase(installDir) !== 'harbor') {
+  const installDir = absolute(vars, 'harbor_install_dir').replace(/\/+$/, '');
+  if (remoteBase(installDir) !== 'harbor') {
     throw new UserError(`role ${ROLE}: harbor_install_dir ${installDir} must be an absolute path ending in /harbor (the installer archive's top directory)`);
   }
   const version = String(need(vars, 'harbor_version', ROLE)).replace(/^v/, '');
@@ -55,7 +61,7 @@ export function harborPaths(vars: Vars) {
     archive: `${remoteDir(installDir)}/${archive}`,
     url: (vars.harbor_installer_url as string | undefined) || `https://github.com/goharbor/harbor/releases/download/v${version}/${archive}`,
     config: `${installDir}/harbor.yml`,
-    dataVolume: need<string>(vars, 'harbor_data_volume', ROLE),
+    dataVolume: absolute(vars, 'harbor_data_volume'),
   };
 }
 
@@ -135,6 +141,8 @@ export function harborSteps({ vars, facts }: RoleContext): Step[] {
   return [
     pkg({ packages: [...packages, 'curl'], tags: ['packages'] }),
     service({ service: 'docker', state: 'started', enabled: true, tags: ['service'] }),
+    // Only made when missing (a custom harbor_install_dir): /opt's own mode and owner are left alone.
+    directory({ path: remoteDir(p.installDir), tags: ['harbor'] }),
     download({ url: p.url, dest: p.archive, sha256, mode: '0644', owner: 'root', group: 'root', timeoutMs: 30 * 60_000, tags: ['harbor'] }),
     unarchive({ src: p.archive, dest: remoteDir(p.installDir), creates: `${p.installDir}/install.sh`, timeoutMs: 10 * 60_000, tags: ['harbor'] }),
     ...tlsSteps({ role: ROLE, vars }),

@@ -110,6 +110,7 @@ t.test('the role dispatches harbor: Docker, installer, certificate, harbor.yml, 
     [
       'pkg pkg docker.io docker-compose curl',
       'service service docker started, enabled',
+      `file directory ${opt}`,
       `download download ${opt}/harbor-offline-installer-v2.15.2.tgz`,
       `unarchive unarchive ${opt}/harbor-offline-installer-v2.15.2.tgz -> ${opt}`,
       'file directory /etc/harbormaster',
@@ -144,9 +145,11 @@ t.test('the role dispatches harbor: Docker, installer, certificate, harbor.yml, 
   const order = ['$dc down', './prepare', '$dc up -d', 'api/v2.0/health'].map((s) => script.indexOf(s));
   t.ok(order.every((i, n) => i >= 0 && (n === 0 || i > order[n - 1]!)), 'down with the old compose file, prepare, up, health');
 
+  const parent = await byName(steps, `directory ${opt}`).plan({ output: '', files: new Map() }, envOf(vars));
+  t.notMatch(parent?.action.script, /chmod|chown/, 'the install directory\'s parent is only made, never re-moded');
   const modes = Object.fromEntries(
     await Promise.all(
-      steps.filter((s) => s.kind === 'file' || s.kind === 'copy').map(async (s) => [s.name, lastMode((await s.plan({ output: '', files: new Map() }, envOf(vars)))!.action.script)]),
+      steps.filter((s) => s.name.includes('/etc/harbormaster')).map(async (s) => [s.name, lastMode((await s.plan({ output: '', files: new Map() }, envOf(vars)))!.action.script)]),
     ),
   );
   t.strictSame(modes, {
@@ -181,7 +184,7 @@ t.test('on this machine: the installer is fetched by its sha256, unpacked once, 
 
   const wrong = registry.steps(context(harborVars({ harbor_installer_sha256: 'ab'.repeat(32), harbor_install_dir: `${scratch}/other/harbor` })));
   await mkdir(`${scratch}/other`);
-  const bad = await planLocally(wrong[2]!, env);
+  const bad = await planLocally(wrong[3]!, env);
   t.equal(bad?.summary, 'fetch');
   const result = await applyLocally(bad!);
   t.not(result.code, 0, 'a checksum mismatch fails');
@@ -274,6 +277,7 @@ t.test('what cannot work fails before anything runs, in one line', async (t) => 
   oneLine(() => registry.steps(context(harborVars({ harbor_db_password: undefined }))), /vault lacks harbor_db_password: run the site once without --check/);
   oneLine(() => registry.steps(context(harborVars({ harbor_admin_password: ADMIN }))), /harbor_admin_password must come from the vault/);
   oneLine(() => registry.steps(context(harborVars({ harbor_install_dir: '/opt/registry' }))), /harbor_install_dir \/opt\/registry must be an absolute path ending in \/harbor/);
+  oneLine(() => registry.steps(context(harborVars({ harbor_data_volume: 'data' }))), /^role registry: harbor_data_volume data must be an absolute path$/);
   oneLine(() => registry.steps(context(harborVars({ harbor_version: '1.6.1' }))), /harbor_version 1\.6\.1 is not a Harbor 2\.x release/);
 });
 
