@@ -7,6 +7,7 @@ import type { RoleContext } from '../../lib/run/types.ts';
 import { command, directory, download, pkg, service, template, unarchive, type Step } from '../../lib/steps/index.ts';
 import { q, remoteBase, remoteDir } from '../../lib/transport/shell.ts';
 import { UserError } from '../../lib/errors.ts';
+import { meetsHarborPolicy } from '../../lib/harbor/password.ts';
 import type { Secret } from '../../lib/secret.ts';
 import type { Facts } from '../../lib/facts/index.ts';
 import { loadedFiles } from '../shared/loaded.ts';
@@ -20,9 +21,6 @@ const RECORD = 'record what harbor loaded';
 const INSTALLED = '/etc/harbormaster/harbor.installed';
 /** install.sh's last line when every container came up healthy. */
 const INSTALL_OK = 'Harbor has been installed and started successfully';
-
-/** Harbor's own rule for its admin password (core refuses weaker ones at install). */
-const ADMIN_PASSWORD_RULE = (p: string): boolean => p.length >= 8 && p.length <= 128 && /[a-z]/.test(p) && /[A-Z]/.test(p) && /\d/.test(p);
 
 /**
  * Docker engine and compose from the distribution: Debian's docker-compose (v1 on 12, v2 from 13),
@@ -129,7 +127,8 @@ export function harborSteps({ vars, facts }: RoleContext): Step[] {
   const storage = need<string>(vars, 'registry_storage', ROLE);
   if (storage !== 'filesystem' && storage !== 's3') throw new UserError(`role ${ROLE}: registry_storage must be filesystem or s3, not ${storage}`);
   const admin = harborSecret(vars, 'harbor_admin_password');
-  if (!ADMIN_PASSWORD_RULE(admin.reveal())) {
+  // Harbor's core refuses a weaker admin password at install.
+  if (!meetsHarborPolicy(admin.reveal())) {
     throw new UserError(`role ${ROLE}: vault harbor_admin_password must have 8 to 128 characters with an upper-case letter, a lower-case letter and a digit (Harbor's rule)`);
   }
   const templateVars = {

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { S3_ACCESS_KEY, S3_SECRET_KEY } from '../../lib/cloud/aws/vault-keys.ts';
 import { UserError } from '../../lib/errors.ts';
+import { newUserPassword } from '../../lib/harbor/password.ts';
 import type { Vars } from '../../lib/inventory/types.ts';
 import { selectHosts } from '../../lib/inventory/limit.ts';
 import { ensurePki, loadPki, readCert, registryPublicName, sansOf, wantedSans, type PkiVault } from '../../lib/pki/index.ts';
@@ -23,14 +24,6 @@ const HARBOR_KEYS = ['harbor_admin_password', 'harbor_db_password'];
 const USER_NAME = /^[A-Za-z0-9_-]+$/;
 
 const randomSecret = (): string => randomBytes(24).toString('base64url');
-
-/** A random secret that also meets Harbor's password rule: upper, lower and a digit (redrawn until it does). */
-export function randomPassword(): string {
-  for (;;) {
-    const s = randomSecret();
-    if (/[a-z]/.test(s) && /[A-Z]/.test(s) && /\d/.test(s)) return s;
-  }
-}
 
 /** registry_users.<user> entries, plus registry_admin_password as `admin` unless that user is listed. */
 function registryUsers(vault: DeploymentVault): Record<string, Secret> {
@@ -61,7 +54,8 @@ export async function ensureGeneratedSecrets(vault: DeploymentVault, check = fal
   const harbor = HARBOR_KEYS.filter((k) => !vault.get(k));
   if (check || missing.length + harbor.length === 0) return;
   for (const key of missing) vault.set(key, randomSecret());
-  for (const key of harbor) vault.set(key, randomPassword());
+  // Harbor's rule (upper, lower, digit) binds its admin password; the DB password gets the same kind.
+  for (const key of harbor) vault.set(key, newUserPassword(32).reveal());
   await vault.save();
 }
 
