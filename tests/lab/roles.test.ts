@@ -87,12 +87,12 @@ t.test('the site roles on the lab', async (t) => {
     t.equal((await reopen()).require('registry_http_secret').reveal(), (vars.registry_http_secret as Secret).reveal(), 'generated and saved to the vault');
   });
 
-  await t.test('without deploymentVars, or with registry_engine harbor, the roles fail saying why', async (t) => {
+  await t.test('without deploymentVars, or harbor without its installer checksum, the roles fail saying why', async (t) => {
     const bare = await runCollect(inv, [proxy]);
     t.equal(bare.result.exitCode, 2);
     t.match(bare.steps[0], { status: 'failed', error: /role proxy: variable tls_ca_pem is not set/ });
     const harbor = await converge({ registry_engine: 'harbor' }, [registry]);
-    t.match(harbor.steps[0], { status: 'failed', error: /registry_engine harbor is not built yet/ });
+    t.match(harbor.steps[0], { status: 'failed', error: /harbor_installer_sha256 is not set/ });
   });
 
   await t.test('the first run converges bastion, proxy and registry; each handler runs once', async (t) => {
