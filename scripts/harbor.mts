@@ -1,0 +1,249 @@
+#!/usr/bin/env zx
+// Harbor's users, projects and project members over its REST API, as the admin: what operators
+// did by hand in the UI (python-harborclient could not even add members). Idempotent, with --check.
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { parseFlags, runMain, scriptArgs } from '../lib/cli.ts';
+import { UserError } from '../lib/errors.ts';
+import {
+  ensureMember,
+  ensureMemberAbsent,
+  ensureProject,
+  ensureProjectAbsent,
+  ensureUser,
+  ensureUserAbsent,
+  HarborClient,
+  meetsHarborPolicy,
+  mustGetProject,
+  newUserPassword,
+  roleName,
+  table,
+  type Outcome,
+} from '../lib/harbor/index.ts';
+import { selectHosts } from '../lib/inventory/limit.ts';
+import { loadRunInventory, passwordSource, type PasswordSource } from '../lib/inventory/vaulted.ts';
+import { DEFAULT_CERTS_DIR, readIfExists, registryPublicName } from '../lib/pki/index.ts';
+import { redact, type Secret } from '../lib/secret.ts';
+import { DEFAULT_VAULT_FILE, VaultFile } from '../lib/vault/index.ts';
+
+const USAGE = `usage: npx zx scripts/harbor.mts COMMAND [options]
+  info                              Harbor's version, settings and component health
+  users                             list users
+  user add NAME [--admin] [--email E] [--realname R]
+                                    make sure the user exists (password: vault key harbor_users.NAME,
+                                    generated and saved there when absent)
+  user rm NAME                      make sure the user does not exist
+  projects                          list projects
+  project add NAME [--public] [--storage-limit BYTES]
+                                    make sure the project exists (private unless --public)
+  project rm NAME                   make sure the project does not exist
+  members PROJECT                   list the project's members and their roles
+  member add PROJECT USER [--role R]
+                                    make sure USER is a member with role R: projectAdmin, maintainer,
+                                    developer (default), guest or limitedGuest
+  member rm PROJECT USER            make sure USER is not a member
+options:
+  -C, --check                  report what would change, change nothing
+  --url URL                    Harbor (default https://<registry_public_name> from the inventory)
+  -i, --inventory FILE         inventory (default inventory/lab.yaml)
+  --ca FILE                    CA to trust for Harbor's certificate (default <certs-dir>/ca.crt)
+  --certs-dir DIR              the deployment's public certificates (default ${DEFAULT_CERTS_DIR})
+  --vault FILE                 vault with harbor_admin_password and harbor_users.* (default ${DEFAULT_VAULT_FILE})
+  --vault-password-file F      vault password file (else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt)
+  -h, --help                   this help`;
+
+const OPTIONS = {
+  check: { type: 'boolean', short: 'C' },
+  url: { type: 'string' },
+  inventory: { type: 'string', short: 'i', default: 'inventory/lab.yaml' },
+  ca: { type: 'string' },
+  'certs-dir': { type: 'string', default: DEFAULT_CERTS_DIR },
+  vault: { type: 'string', default: DEFAULT_VAULT_FILE },
+  'vault-password-file': { type: 'string' },
+  admin: { type: 'boolean' },
+  email: { type: 'string' },
+  realname: { type: 'string' },
+  public: { type: 'boolean' },
+  'storage-limit': { type: 'string' },
+  role: { type: 'string', default: 'developer' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parse() {
+  return parseFlags({ args: scriptArgs(import.meta.url), options: OPTIONS, allowPositionals: true });
+}
+let flags: ReturnType<typeof parse>['values'];
+let password: PasswordSource;
+
+const say = (text: string): void => void process.stdout.write(redact(text) + '\n');
+
+async function harborUrl(): Promise<string> {
+  if (flags.url) return flags.url;
+  const file = flags.inventory;
+  if (!existsSync(file)) throw new UserError(`${file}: inventory not found: pass -i FILE or --url https://<registry name>`);
+  const hosts = selectHosts(await loadRunInventory(file, password), 'registry');
+  return `https://${registryPublicName(hosts, file)}`;
+}
+
+async function caPem(): Promise<string> {
+  const file = flags.ca ?? join(flags['certs-dir'], 'ca.crt');
+  const pem = await readIfExists(file);
+  if (!pem?.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new UserError(`${file}: no CA certificate to trust Harbor with: pass --ca FILE (or make it with npx zx scripts/certs.mts issue)`);
+  }
+  return pem;
+}
+
+let vault: Promise<VaultFile> | undefined;
+function openVault(): Promise<VaultFile> {
+  return (vault ??= (async () => VaultFile.open(flags.vault, (await password({ required: true }))!))());
+}
+
+/** A client logged in as admin: a wrong password fails here, not as an oddly empty list later. */
+async function connect(): Promise<HarborClient> {
+  const [url, ca, admin] = await Promise.all([harborUrl(), caPem(), openVault().then((v) => v.require('harbor_admin_password'))]);
+  const client = new HarborClient({ url, caPem: ca, password: admin });
+  try {
+    const me = await client.currentUser();
+    if (!me.sysadmin_flag) throw new UserError(`${client.username} is not a Harbor system administrator at ${client.url}`);
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return client;
+}
+
+/** The user's password from the vault, made and saved there first when absent (so it is never lost). */
+async function userPassword(name: string): Promise<Secret> {
+  const v = await openVault();
+  const key = `harbor_users.${name}`;
+  const kept = v.get(key);
+  if (kept) {
+    if (!meetsHarborPolicy(kept.reveal())) {
+      throw new UserError(`${flags.vault}: ${key} does not meet Harbor's rule (8+ characters with upper case, lower case and a digit): change it with npx zx scripts/vault.mts set ${flags.vault} ${key}`);
+    }
+    return kept;
+  }
+  const made = newUserPassword();
+  v.set(key, made);
+  await v.save();
+  say(`vault: saved a new password for ${name} as ${key} in ${flags.vault}`);
+  return made;
+}
+
+function defaultEmail(name: string, client: HarborClient): string {
+  const host = new URL(client.url).hostname;
+  if (flags.email) return flags.email;
+  if (isIP(host) || !host.includes('.')) throw new UserError(`user add ${name}: Harbor needs an email: pass --email`);
+  return `${name}@${host}`;
+}
+
+function storageLimit(): number | undefined {
+  const v = flags['storage-limit'];
+  if (v === undefined) return undefined;
+  if (!/^(-1|[1-9]\d*)$/.test(v)) throw new UserError(`--storage-limit "${v}": give bytes (a whole number above 0) or -1 for unlimited`);
+  return Number(v);
+}
+
+const yesNo = (b: boolean | undefined): string => (b ? 'yes' : 'no');
+const date = (iso: string | undefined): string => (iso ? iso.slice(0, 10) : '');
+
+function needArgs(args: string[], count: number, usage: string): string[] {
+  if (args.length !== count) throw new UserError(`usage: ${usage} (see --help)`);
+  return args;
+}
+
+async function listing(client: HarborClient, command: string, args: string[]): Promise<void> {
+  switch (command) {
+    case 'info': {
+      needArgs(args, 0, 'info');
+      const [info, health] = await Promise.all([client.systeminfo(), client.health()]);
+      const rows: [string, unknown][] = [
+        ['url', client.url],
+        ['version', info.harbor_version],
+        ['external url', info.external_url],
+        ['auth mode', info.auth_mode],
+        ['project creation', info.project_creation_restriction],
+        ['self registration', info.self_registration === undefined ? undefined : yesNo(info.self_registration)],
+        ['storage', info.registry_storage_provider_name],
+        ['read only', info.read_only === undefined ? undefined : yesNo(info.read_only)],
+        ['health', health.status],
+        ...(health.components ?? []).map((c): [string, unknown] => [`  ${c.name}`, c.error ? `${c.status}: ${c.error}` : c.status]),
+      ];
+      return say(table(rows.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => [`${k}:`, String(v)])));
+    }
+    case 'users': {
+      needArgs(args, 0, 'users');
+      const users = await client.listUsers();
+      return say(table(users.map((u) => [u.username, u.user_id, yesNo(u.sysadmin_flag), u.email, u.realname, date(u.creation_time)]), ['USER', 'ID', 'ADMIN', 'EMAIL', 'REAL NAME', 'CREATED']));
+    }
+    case 'projects': {
+      needArgs(args, 0, 'projects');
+      const projects = await client.listProjects();
+      return say(table(projects.map((p) => [p.name, p.project_id, yesNo(p.metadata?.public === 'true'), p.owner_name, p.repo_count ?? 0, date(p.creation_time)]), ['PROJECT', 'ID', 'PUBLIC', 'OWNER', 'REPOS', 'CREATED']));
+    }
+    case 'members': {
+      const [project] = needArgs(args, 1, 'members PROJECT');
+      await mustGetProject(client, project!);
+      const members = await client.listMembers(project!);
+      return say(table(members.map((m) => [m.entity_name, m.entity_type === 'g' ? 'group' : 'user', m.role_name ?? roleName(m.role_id), m.id]), ['MEMBER', 'TYPE', 'ROLE', 'ID']));
+    }
+  }
+}
+
+async function change(client: HarborClient, command: string, verb: string | undefined, args: string[]): Promise<Outcome> {
+  const check = { check: Boolean(flags.check) };
+  switch (`${command} ${verb}`) {
+    case 'user add': {
+      const [name] = needArgs(args, 1, 'user add NAME');
+      return ensureUser(
+        client,
+        { username: name!, email: defaultEmail(name!, client), realname: flags.realname ?? name!, sysadmin: flags.admin ? true : undefined, password: () => userPassword(name!) },
+        check,
+      );
+    }
+    case 'user rm':
+      return ensureUserAbsent(client, needArgs(args, 1, 'user rm NAME')[0]!, check);
+    case 'project add': {
+      const [name] = needArgs(args, 1, 'project add NAME [--public]');
+      return ensureProject(client, { name: name!, public: flags.public ? true : undefined, storageLimit: storageLimit() }, check);
+    }
+    case 'project rm':
+      return ensureProjectAbsent(client, needArgs(args, 1, 'project rm NAME')[0]!, check);
+    case 'member add': {
+      const [project, user] = needArgs(args, 2, 'member add PROJECT USER --role ROLE');
+      return ensureMember(client, { project: project!, username: user!, role: flags.role }, check);
+    }
+    case 'member rm': {
+      const [project, user] = needArgs(args, 2, 'member rm PROJECT USER');
+      return ensureMemberAbsent(client, project!, user!, check);
+    }
+    default:
+      throw new UserError(`unknown command ${command} ${verb ?? ''}`.trim() + ': see --help');
+  }
+}
+
+const LISTINGS = ['info', 'users', 'projects', 'members'];
+const CHANGES = ['user', 'project', 'member'];
+
+await runMain('harbor', async () => {
+  const parsed = parse();
+  flags = parsed.values;
+  if (flags.help) return void say(USAGE);
+  password = passwordSource(flags['vault-password-file']);
+  const [command, ...rest] = parsed.positionals;
+  if (!command || ![...LISTINGS, ...CHANGES].includes(command)) {
+    throw new UserError(`${command ? `unknown command ${command}` : 'no command'}: use ${[...LISTINGS, ...CHANGES].join(', ')} (--help)`);
+  }
+  if (CHANGES.includes(command) && !['add', 'rm'].includes(rest[0] ?? '')) throw new UserError(`${command} needs add or rm: see --help`);
+  const client = await connect();
+  try {
+    if (LISTINGS.includes(command)) return await listing(client, command, rest);
+    const outcome = await change(client, command, rest[0], rest.slice(1));
+    say(`${outcome.changed ? 'changed' : 'ok'}: ${outcome.kind} ${outcome.name}${outcome.action === 'ok' ? '' : `: ${outcome.action}`}`);
+    say(`recap: changed=${outcome.changed ? 1 : 0} ok=${outcome.changed ? 0 : 1}${flags.check ? ' (check mode: nothing changed)' : ''}`);
+  } finally {
+    client.close();
+  }
+});

@@ -1,0 +1,185 @@
+// scripts/harbor.mts as operators run it (npx zx), against the Harbor mock over HTTPS, with a
+// real vault (admin password in, new users' passwords written back) and the CA in a certs dir.
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { HarborClient, meetsHarborPolicy } from '../../lib/harbor/index.ts';
+import { Secret } from '../../lib/secret.ts';
+import { VaultFile } from '../../lib/vault/index.ts';
+import { runScript } from '../helpers/cli.ts';
+import { startHarborMock, type HarborMock } from '../helpers/harbor-mock.ts';
+
+const ADMIN_PASSWORD = 'AdminCliPassw0rd';
+const VAULT_PASSWORD = 'harbor cli test vault password';
+
+// Not t.testdir(): its fixed path would be shared with another run of this file at the same time.
+const dir = await mkdtemp(join(tmpdir(), 'harbor-cli-'));
+const certs = join(dir, 'certs');
+const vault = join(dir, 'secrets.yaml');
+const wrongVault = join(dir, 'wrong.yaml');
+const passwordFile = join(dir, 'vault-password');
+const inventory = join(dir, 'inventory.yaml');
+
+let mock: HarborMock;
+/** Everything the script printed, to check that no secret ever appears. */
+const printed: string[] = [];
+
+async function makeVault(file: string, admin: string): Promise<void> {
+  const v = await VaultFile.open(file, new Secret(VAULT_PASSWORD), { create: true });
+  v.set('harbor_admin_password', admin);
+  await v.save();
+}
+
+t.before(async () => {
+  mock = await startHarborMock({ adminPassword: ADMIN_PASSWORD });
+  await mkdir(certs);
+  await writeFile(join(certs, 'ca.crt'), mock.caPem);
+  await writeFile(passwordFile, VAULT_PASSWORD + '\n');
+  await chmod(passwordFile, 0o600);
+  await makeVault(vault, ADMIN_PASSWORD);
+  await makeVault(wrongVault, 'NotTheAdminPassw0rd');
+  // localhost:443 refuses connections: shows the URL came from the inventory, without any DNS.
+  await writeFile(inventory, 'all:\n  children:\n    registry:\n      hosts:\n        registry-1: { ansible_host: 127.0.0.1, registry_public_name: localhost }\n');
+});
+t.teardown(async () => {
+  await mock.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function harbor(...args: string[]) {
+  const result = await runScript('harbor', ...args);
+  printed.push(result.stdout, result.stderr);
+  return result;
+}
+/** Against the mock with the deployment's vault and certs dir (the CA found there by default). */
+const run = (...args: string[]) => harbor(...args, '--url', mock.url, '--certs-dir', certs, '--vault', vault, '--vault-password-file', passwordFile);
+
+async function vaultKey(key: string): Promise<string | undefined> {
+  return (await VaultFile.open(vault, new Secret(VAULT_PASSWORD))).get(key)?.reveal();
+}
+
+t.test('info shows version, settings and health', async (t) => {
+  const r = await run('info');
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^url: +https:\/\/127\.0\.0\.1:\d+$/m);
+  t.match(r.stdout, /^version: +v2\.15\.2-mock$/m);
+  t.match(r.stdout, /^project creation: +adminonly$/m);
+  t.match(r.stdout, /^health: +healthy$/m);
+  t.match(r.stdout, /^ {2}registry: +healthy$/m);
+});
+
+t.test('project, user and member: created once, then ok with no write; tables list them', async (t) => {
+  let r = await run('project', 'add', 'pro1', '--public');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'changed: project pro1: created (public)\nrecap: changed=1 ok=0\n');
+
+  r = await run('user', 'add', 'bob', '--email', 'bob@example.com', '--realname', 'Bob Builder');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, `vault: saved a new password for bob as harbor_users.bob in ${vault}\nchanged: user bob: created\nrecap: changed=1 ok=0\n`);
+  const bobPassword = await vaultKey('harbor_users.bob');
+  t.ok(bobPassword && meetsHarborPolicy(bobPassword), "the generated password is in the vault and meets Harbor's rule");
+  const asBob = new HarborClient({ url: mock.url, caPem: mock.caPem, username: 'bob', password: new Secret(bobPassword!) });
+  t.match(await asBob.currentUser(), { username: 'bob', email: 'bob@example.com', realname: 'Bob Builder' }, 'bob logs in with it');
+  asBob.close();
+
+  r = await run('member', 'add', 'pro1', 'bob', '--role', 'developer');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'changed: member bob@pro1: added as developer\nrecap: changed=1 ok=0\n');
+
+  const writes = mock.writes().length;
+  t.equal((await run('project', 'add', 'pro1', '--public')).stdout, 'ok: project pro1\nrecap: changed=0 ok=1\n');
+  t.equal((await run('user', 'add', 'bob', '--email', 'bob@example.com')).stdout, 'ok: user bob\nrecap: changed=0 ok=1\n');
+  t.equal((await run('member', 'add', 'pro1', 'bob', '--role', 'developer')).stdout, 'ok: member bob@pro1\nrecap: changed=0 ok=1\n');
+  t.equal(mock.writes().length, writes, 'the second run sent no write request');
+  t.equal(await vaultKey('harbor_users.bob'), bobPassword, 'the vault password is kept');
+
+  r = await run('users');
+  t.equal(r.code, 0, r.stderr);
+  const users = r.stdout.trimEnd().split('\n');
+  t.match(users[0], /^USER +ID +ADMIN +EMAIL +REAL NAME +CREATED$/);
+  t.match(users.find((l) => l.startsWith('bob ')), /^bob +\d+ +no +bob@example\.com +Bob Builder +\d{4}-\d\d-\d\d$/);
+  t.equal(users[0]!.indexOf('ID'), users[1]!.search(/ \d/) + 1, 'columns aligned');
+
+  r = await run('projects');
+  t.match(r.stdout, /^PROJECT +ID +PUBLIC +OWNER +REPOS +CREATED\n/);
+  t.match(r.stdout, /^pro1 +\d+ +yes +admin +0 +\d{4}-/m);
+  t.match(r.stdout, /^library +1 +yes +admin/m);
+
+  r = await run('members', 'pro1');
+  t.match(r.stdout, /^MEMBER {2}TYPE {2}ROLE {10}ID\nadmin {3}user {2}projectAdmin {2}\d+\nbob {5}user {2}developer {5}\d+\n$/);
+});
+
+t.test('--check reports what would change and writes nothing (not even to the vault)', async (t) => {
+  const writes = mock.writes().length;
+  let r = await run('member', 'add', 'pro1', 'bob', '--role', 'guest', '--check');
+  t.equal(r.stdout, 'changed: member bob@pro1: role developer → guest\nrecap: changed=1 ok=0 (check mode: nothing changed)\n');
+  r = await run('user', 'add', 'carol', '--email', 'carol@example.com', '-C');
+  t.equal(r.stdout, 'changed: user carol: created\nrecap: changed=1 ok=0 (check mode: nothing changed)\n');
+  r = await run('project', 'rm', 'pro1', '--check');
+  t.equal(r.stdout, 'changed: project pro1: deleted\nrecap: changed=1 ok=0 (check mode: nothing changed)\n');
+  t.equal(mock.writes().length, writes, 'no write request');
+  t.equal(await vaultKey('harbor_users.carol'), undefined, 'no password made');
+  t.same(mock.users().includes('carol'), false);
+});
+
+t.test('a role changes in place; members, projects and users are removed once', async (t) => {
+  t.equal((await run('member', 'add', 'pro1', 'bob', '--role', 'maintainer')).stdout, 'changed: member bob@pro1: role developer → maintainer\nrecap: changed=1 ok=0\n');
+  t.equal((await run('member', 'rm', 'pro1', 'bob')).stdout, 'changed: member bob@pro1: removed\nrecap: changed=1 ok=0\n');
+  t.equal((await run('member', 'rm', 'pro1', 'bob')).stdout, 'ok: member bob@pro1: absent\nrecap: changed=0 ok=1\n');
+  t.equal((await run('user', 'add', 'bob', '--admin', '--email', 'bob@example.com')).stdout, 'changed: user bob: made admin\nrecap: changed=1 ok=0\n');
+  t.equal((await run('user', 'rm', 'bob')).stdout, 'changed: user bob: deleted\nrecap: changed=1 ok=0\n');
+  t.equal((await run('user', 'rm', 'bob')).stdout, 'ok: user bob: absent\nrecap: changed=0 ok=1\n');
+  t.equal((await run('project', 'rm', 'pro1')).stdout, 'changed: project pro1: deleted\nrecap: changed=1 ok=0\n');
+  t.same(mock.projects(), ['library']);
+});
+
+t.test('errors are one line on stderr, exit 1', async (t) => {
+  const oneLine = (r: { code: number; stdout: string; stderr: string }, pattern: RegExp) => {
+    t.equal(r.code, 1, 'exit 1');
+    t.match(r.stderr.trimEnd(), pattern);
+    t.equal(r.stderr.split('\n').length, 2, `one line: ${r.stderr}`);
+  };
+  const wrong = await harbor('users', '--url', mock.url, '--certs-dir', certs, '--vault', wrongVault, '--vault-password-file', passwordFile);
+  oneLine(wrong, /^harbor: log in as admin: Harbor at https:\/\/127\.0\.0\.1:\d+ refused the credentials of admin: wrong admin password\?/);
+  oneLine(await run('members', 'ghost'), /^harbor: project ghost not found in Harbor at https:\/\/127\.0\.0\.1:\d+: add it with project add ghost$/);
+  oneLine(await run('project', 'rm', 'library', 'extra'), /^harbor: usage: project rm NAME/);
+  await run('project', 'add', 'pro2');
+  oneLine(await run('member', 'add', 'pro2', 'nobody'), /^harbor: user nobody not found in Harbor at .*: add it with user add nobody$/);
+  oneLine(await run('member', 'add', 'pro2', 'admin', '--role', 'owner'), /^harbor: unknown role "owner"/);
+  oneLine(await run('project', 'add', 'Bad_Name'), /^harbor: create project Bad_Name: Harbor answered HTTP 400: BAD_REQUEST: project name is not in lower case/);
+  oneLine(await run('user', 'add', 'dan'), /^harbor: user add dan: Harbor needs an email: pass --email$/);
+  oneLine(await run('frobnicate'), /^harbor: unknown command frobnicate/);
+  oneLine(await run('users', '--bogus'), /^harbor: Unknown option '--bogus'/);
+});
+
+t.test('the certificate must verify against the CA: never an insecure fallback', async (t) => {
+  const base = ['users', '--url', mock.url, '--vault', vault, '--vault-password-file', passwordFile];
+  let r = await harbor(...base, '--certs-dir', join(dir, 'no-certs'));
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^harbor: .*no-certs\/ca\.crt: no CA certificate to trust Harbor with: pass --ca FILE/);
+  const otherCa = join(dir, 'other-ca.crt');
+  const bundle = await readFile('/etc/ssl/certs/ca-certificates.crt', 'utf8');
+  await writeFile(otherCa, bundle.slice(bundle.indexOf('-----BEGIN CERTIFICATE-----'), bundle.indexOf('-----END CERTIFICATE-----') + 26));
+  r = await harbor(...base, '--ca', otherCa);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^harbor: log in as admin: the TLS certificate of 127\.0\.0\.1:\d+ is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\): pass --ca/);
+});
+
+t.test('without --url, Harbor is https://<registry_public_name> from the inventory', async (t) => {
+  const r = await harbor('info', '-i', inventory, '--certs-dir', certs, '--vault', vault, '--vault-password-file', passwordFile);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^harbor: log in as admin: cannot reach https:\/\/localhost \(ECONNREFUSED\)\n$/);
+});
+
+t.test('no secret ever reached stdout or stderr', async (t) => {
+  const all = printed.join('\n');
+  t.ok(all.length > 0);
+  t.notOk(all.includes(ADMIN_PASSWORD), 'not the admin password');
+  t.notOk(all.includes('NotTheAdminPassw0rd'), 'not the wrong admin password');
+  t.notOk(all.includes(VAULT_PASSWORD), 'not the vault password');
+  const v = await VaultFile.open(vault, new Secret(VAULT_PASSWORD));
+  const userPasswords = v.keys().filter((k) => k.startsWith('harbor_users.')).map((k) => v.get(k)!.reveal());
+  t.ok(userPasswords.length >= 1);
+  for (const p of userPasswords) t.notOk(all.includes(p), 'not a user password');
+});
