@@ -31,8 +31,9 @@ const USAGE = `usage: npx zx scripts/harbor.mts COMMAND [options]
   info                              Harbor's version, settings and component health
   users                             list users
   user add NAME [--admin] [--email E] [--realname R]
-                                    make sure the user exists (password: vault key harbor_users.NAME,
-                                    generated and saved there when absent)
+                                    make sure the user exists (and is an admin with --admin); its
+                                    password is the vault key harbor_users.NAME, generated and saved
+                                    there when absent; email default NAME@<registry name>
   user rm NAME                      make sure the user does not exist
   projects                          list projects
   project add NAME [--public] [--storage-limit BYTES]

@@ -183,7 +183,7 @@ export class HarborClient {
     await this.#request({ op: `delete user ${user.username}`, method: 'DELETE', path: `users/${user.user_id}` });
   }
 
-  async setSysadmin(user: HarborUser, sysadmin: boolean): Promise<void> {
+  async setSysadmin(user: Pick<HarborUser, 'user_id' | 'username'>, sysadmin: boolean): Promise<void> {
     await this.#request({
       op: `${sysadmin ? 'grant' : 'revoke'} admin rights of user ${user.username}`,
       method: 'PUT',

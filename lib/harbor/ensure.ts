@@ -35,8 +35,8 @@ export async function ensureUser(client: HarborClient, want: WantedUser, opts: E
   if (!have) {
     if (!opts.check) {
       const password = await want.password();
-      await client.createUser({ username: want.username, email: want.email, realname: want.realname, password });
-      if (want.sysadmin) await client.setSysadmin(await mustGetUser(client, want.username), true);
+      const id = await client.createUser({ username: want.username, email: want.email, realname: want.realname, password });
+      if (want.sysadmin) await client.setSysadmin({ user_id: id, username: want.username }, true);
     }
     return changed('user', want.username, want.sysadmin ? 'created (admin)' : 'created');
   }

@@ -59,6 +59,14 @@ async function vaultKey(key: string): Promise<string | undefined> {
   return (await VaultFile.open(vault, new Secret(VAULT_PASSWORD))).get(key)?.reveal();
 }
 
+t.test('--help lists every command', async (t) => {
+  const r = await harbor('--help');
+  t.equal(r.code, 0);
+  for (const c of ['info', 'users', 'user add NAME', 'user rm NAME', 'projects', 'project add NAME', 'project rm NAME', 'members PROJECT', 'member add PROJECT USER', 'member rm PROJECT USER', '--check']) {
+    t.ok(r.stdout.includes(c), c);
+  }
+});
+
 t.test('info shows version, settings and health', async (t) => {
   const r = await run('info');
   t.equal(r.code, 0, r.stderr);

@@ -172,6 +172,15 @@ t.test('the password of a new user is asked for only when the user is created', 
   await ensureUserAbsent(c, 'dave');
 });
 
+t.test('an admin user is created as admin in one run', async (t) => {
+  const c = client();
+  const gina = { ...bob, username: 'gina', email: 'gina@example.com', sysadmin: true };
+  t.match(await ensureUser(c, gina), { changed: true, action: 'created (admin)' });
+  t.equal((await c.getUser('gina'))!.sysadmin_flag, true);
+  t.match(await ensureUser(c, gina), { changed: false, action: 'ok' });
+  await ensureUserAbsent(c, 'gina');
+});
+
 t.test('errors are one line naming the operation and the object', async (t) => {
   const c = client();
   await failsWith(t, client('WrongPassw0rd').currentUser(), /^log in as admin: Harbor at https:\/\/127\.0\.0\.1:\d+ refused the credentials of admin: wrong admin password/);
