@@ -103,7 +103,10 @@ function openVault(): Promise<VaultFile> {
 
 /** A client logged in as admin: a wrong password fails here, not as an oddly empty list later. */
 async function connect(): Promise<HarborClient> {
-  const [url, ca, admin] = await Promise.all([harborUrl(), caPem(), openVault().then((v) => v.require('harbor_admin_password'))]);
+  // One after the other: the inventory and the vault may both ask for the vault password.
+  const url = await harborUrl();
+  const ca = await caPem();
+  const admin = (await openVault()).require('harbor_admin_password');
   const client = new HarborClient({ url, caPem: ca, password: admin });
   try {
     const me = await client.currentUser();

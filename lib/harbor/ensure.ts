@@ -90,7 +90,7 @@ export interface WantedMember {
 
 export async function ensureMember(client: HarborClient, want: WantedMember, opts: EnsureOptions = {}): Promise<Outcome> {
   const role = roleId(want.role);
-  const name = `${want.username}@${want.project}`;
+  const name = `${want.username} in ${want.project}`;
   await mustGetProject(client, want.project);
   const have = await client.getMember(want.project, want.username);
   if (!have) {
@@ -106,7 +106,7 @@ export async function ensureMember(client: HarborClient, want: WantedMember, opt
 }
 
 export async function ensureMemberAbsent(client: HarborClient, project: string, username: string, opts: EnsureOptions = {}): Promise<Outcome> {
-  const name = `${username}@${project}`;
+  const name = `${username} in ${project}`;
   await mustGetProject(client, project);
   const have = await client.getMember(project, username);
   if (!have) return ok('member', name, 'absent');

@@ -93,12 +93,12 @@ t.test('project, user and member: created once, then ok with no write; tables li
 
   r = await run('member', 'add', 'pro1', 'bob', '--role', 'developer');
   t.equal(r.code, 0, r.stderr);
-  t.equal(r.stdout, 'changed: member bob@pro1: added as developer\nrecap: changed=1 ok=0\n');
+  t.equal(r.stdout, 'changed: member bob in pro1: added as developer\nrecap: changed=1 ok=0\n');
 
   const writes = mock.writes().length;
   t.equal((await run('project', 'add', 'pro1', '--public')).stdout, 'ok: project pro1\nrecap: changed=0 ok=1\n');
   t.equal((await run('user', 'add', 'bob', '--email', 'bob@example.com')).stdout, 'ok: user bob\nrecap: changed=0 ok=1\n');
-  t.equal((await run('member', 'add', 'pro1', 'bob', '--role', 'developer')).stdout, 'ok: member bob@pro1\nrecap: changed=0 ok=1\n');
+  t.equal((await run('member', 'add', 'pro1', 'bob', '--role', 'developer')).stdout, 'ok: member bob in pro1\nrecap: changed=0 ok=1\n');
   t.equal(mock.writes().length, writes, 'the second run sent no write request');
   t.equal(await vaultKey('harbor_users.bob'), bobPassword, 'the vault password is kept');
 
@@ -121,7 +121,7 @@ t.test('project, user and member: created once, then ok with no write; tables li
 t.test('--check reports what would change and writes nothing (not even to the vault)', async (t) => {
   const writes = mock.writes().length;
   let r = await run('member', 'add', 'pro1', 'bob', '--role', 'guest', '--check');
-  t.equal(r.stdout, 'changed: member bob@pro1: role developer → guest\nrecap: changed=1 ok=0 (check mode: nothing changed)\n');
+  t.equal(r.stdout, 'changed: member bob in pro1: role developer → guest\nrecap: changed=1 ok=0 (check mode: nothing changed)\n');
   r = await run('user', 'add', 'carol', '--email', 'carol@example.com', '-C');
   t.equal(r.stdout, 'changed: user carol: created\nrecap: changed=1 ok=0 (check mode: nothing changed)\n');
   r = await run('project', 'rm', 'pro1', '--check');
@@ -132,9 +132,9 @@ t.test('--check reports what would change and writes nothing (not even to the va
 });
 
 t.test('a role changes in place; members, projects and users are removed once', async (t) => {
-  t.equal((await run('member', 'add', 'pro1', 'bob', '--role', 'maintainer')).stdout, 'changed: member bob@pro1: role developer → maintainer\nrecap: changed=1 ok=0\n');
-  t.equal((await run('member', 'rm', 'pro1', 'bob')).stdout, 'changed: member bob@pro1: removed\nrecap: changed=1 ok=0\n');
-  t.equal((await run('member', 'rm', 'pro1', 'bob')).stdout, 'ok: member bob@pro1: absent\nrecap: changed=0 ok=1\n');
+  t.equal((await run('member', 'add', 'pro1', 'bob', '--role', 'maintainer')).stdout, 'changed: member bob in pro1: role developer → maintainer\nrecap: changed=1 ok=0\n');
+  t.equal((await run('member', 'rm', 'pro1', 'bob')).stdout, 'changed: member bob in pro1: removed\nrecap: changed=1 ok=0\n');
+  t.equal((await run('member', 'rm', 'pro1', 'bob')).stdout, 'ok: member bob in pro1: absent\nrecap: changed=0 ok=1\n');
   t.equal((await run('user', 'add', 'bob', '--admin', '--email', 'bob@example.com')).stdout, 'changed: user bob: made admin\nrecap: changed=1 ok=0\n');
   t.equal((await run('user', 'rm', 'bob')).stdout, 'changed: user bob: deleted\nrecap: changed=1 ok=0\n');
   t.equal((await run('user', 'rm', 'bob')).stdout, 'ok: user bob: absent\nrecap: changed=0 ok=1\n');
