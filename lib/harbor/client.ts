@@ -54,7 +54,6 @@ export interface Health {
 
 /** Harbor's project roles and their role_id. */
 export const ROLES = { projectAdmin: 1, developer: 2, guest: 3, maintainer: 4, limitedGuest: 5 } as const;
-export type RoleName = keyof typeof ROLES;
 
 export function roleId(name: string): number {
   const id = (ROLES as Record<string, number>)[name];

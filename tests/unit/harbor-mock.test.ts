@@ -45,7 +45,10 @@ t.test('auth: no or wrong credentials are anonymous, which admin paths refuse wi
     t.equal(projects.status, 200, 'anonymous may list projects');
     t.same((projects.body as { name: string }[]).map((p) => p.name), ['library'], 'public ones only');
     t.equal((await raw('GET', '/health', { auth })).status, 200, '/health needs no auth');
+    t.equal(mock.calls.at(-1)!.as, 'anonymous');
   }
+  await raw('GET', '/users/current', { auth: admin });
+  t.equal(mock.calls.at(-1)!.as, 'admin');
   const info = await raw('GET', '/systeminfo');
   t.equal(info.status, 200);
   t.notOk((info.body as Record<string, unknown>).harbor_version, 'the version only for a logged-in user');
