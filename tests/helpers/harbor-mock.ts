@@ -56,6 +56,8 @@ export interface HarborMock {
   seedUser(username: string, password: string): void;
   users(): string[];
   projects(): string[];
+  /** The storage_limit a project was created with (Harbor keeps it as the project's quota). */
+  storageLimit(project: string): number | undefined;
   close(): Promise<void>;
 }
 
@@ -442,6 +444,7 @@ export async function startHarborMock(opts: { adminPassword?: string } = {}): Pr
       void addUser({ username, email: `${username}@example.com`, realname: username, comment: '', password, sysadmin_flag: false }),
     users: () => live().map((u) => u.username),
     projects: () => projects.map((p) => p.name),
+    storageLimit: (name) => projects.find((p) => p.name === name)?.storage_limit,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -140,6 +140,9 @@ t.test('a role changes in place; members, projects and users are removed once', 
   t.equal((await run('user', 'rm', 'bob')).stdout, 'ok: user bob: absent\nrecap: changed=0 ok=1\n');
   t.equal((await run('project', 'rm', 'pro1')).stdout, 'changed: project pro1: deleted\nrecap: changed=1 ok=0\n');
   t.same(mock.projects(), ['library']);
+  t.equal((await run('project', 'add', 'quota', '--storage-limit', '1073741824')).stdout, 'changed: project quota: created\nrecap: changed=1 ok=0\n');
+  t.equal(mock.storageLimit('quota'), 1073741824);
+  await run('project', 'rm', 'quota');
 });
 
 t.test('errors are one line on stderr, exit 1', async (t) => {
@@ -156,6 +159,7 @@ t.test('errors are one line on stderr, exit 1', async (t) => {
   oneLine(await run('member', 'add', 'pro2', 'nobody'), /^harbor: user nobody not found in Harbor at .*: add it with user add nobody$/);
   oneLine(await run('member', 'add', 'pro2', 'admin', '--role', 'owner'), /^harbor: unknown role "owner"/);
   oneLine(await run('project', 'add', 'Bad_Name'), /^harbor: create project Bad_Name: Harbor answered HTTP 400: BAD_REQUEST: project name is not in lower case/);
+  oneLine(await run('project', 'add', 'pro3', '--storage-limit', '10G'), /^harbor: --storage-limit "10G": give bytes/);
   oneLine(await run('user', 'add', 'dan'), /^harbor: user add dan: Harbor needs an email: pass --email$/);
   oneLine(await run('frobnicate'), /^harbor: unknown command frobnicate/);
   oneLine(await run('users', '--bogus'), /^harbor: Unknown option '--bogus'/);

@@ -89,6 +89,7 @@ t.test('projects: create public with a storage limit, read, make private, delete
   const project = await c.getProject('pro1');
   t.match(project, { project_id: id, name: 'pro1', metadata: { public: 'true' }, owner_name: 'admin' });
   t.equal(await c.getProject('nope'), undefined);
+  t.equal(mock.storageLimit('pro1'), 10 * 2 ** 30, 'storage_limit sent');
   await c.setProjectPublic('pro1', false);
   t.equal((await c.getProject('pro1'))!.metadata!.public, 'false');
   t.ok((await c.listProjects()).some((p) => p.name === 'library'), "Harbor's default project is listed");
