@@ -21,6 +21,11 @@ import {
   table,
   type Outcome,
 } from '../lib/harbor/index.ts';
+import { humanReporter } from '../lib/run/report.ts';
+import { runRoles } from '../lib/run/runner.ts';
+import type { RunOptions } from '../lib/run/types.ts';
+import { HARBOR_ACTIONS, type HarborAction } from '../roles/registry/harbor.ts';
+import { harborLifecycleRole } from '../roles/registry/lifecycle.ts';
 import { selectHosts } from '../lib/inventory/limit.ts';
 import { loadRunInventory, passwordSource, type PasswordSource } from '../lib/inventory/vaulted.ts';
 import { DEFAULT_CERTS_DIR, readIfExists, registryPublicName } from '../lib/pki/index.ts';
@@ -44,6 +49,10 @@ const USAGE = `usage: npx zx scripts/harbor.mts COMMAND [options]
                                     make sure USER is a member with role R: projectAdmin, maintainer,
                                     developer (default), guest or limitedGuest
   member rm PROJECT USER            make sure USER is not a member
+  status | stop | start | restart | reconfigure
+                                    on every registry host over SSH (-i): docker compose ps / stop /
+                                    start / both; reconfigure = down, ./prepare, up -d (after editing
+                                    harbor.yml by hand); starts wait until /api/v2.0/health is healthy
 options:
   -C, --check                  report what would change, change nothing
   --url URL                    Harbor (default https://<registry_public_name> from the inventory)
@@ -230,6 +239,17 @@ async function change(client: HarborClient, command: string, verb: string | unde
 
 const LISTINGS = ['info', 'users', 'projects', 'members'];
 const CHANGES = ['user', 'project', 'member'];
+const LIFECYCLE: readonly string[] = HARBOR_ACTIONS;
+
+/** An action on the registry hosts themselves, through the engine (one SSH connection each, the bastion as jump). */
+async function lifecycle(action: HarborAction, args: string[]): Promise<number> {
+  needArgs(args, 0, action);
+  if (!existsSync(flags.inventory)) throw new UserError(`${flags.inventory}: inventory not found: pass -i FILE`);
+  const inv = await loadRunInventory(flags.inventory, password);
+  const options: RunOptions = { check: Boolean(flags.check), diff: false, forks: 10, hostKeyChecking: 'strict', verbose: action === 'status' };
+  const result = await runRoles(inv, [harborLifecycleRole(action)], options, humanReporter(process.stdout, process.stderr, { verbose: options.verbose }));
+  return result.exitCode;
+}
 
 await runMain('harbor', async () => {
   const parsed = parse();
@@ -237,9 +257,10 @@ await runMain('harbor', async () => {
   if (flags.help) return void say(USAGE);
   password = passwordSource(flags['vault-password-file']);
   const [command, ...rest] = parsed.positionals;
-  if (!command || ![...LISTINGS, ...CHANGES].includes(command)) {
-    throw new UserError(`${command ? `unknown command ${command}` : 'no command'}: use ${[...LISTINGS, ...CHANGES].join(', ')} (--help)`);
+  if (!command || ![...LISTINGS, ...CHANGES, ...LIFECYCLE].includes(command)) {
+    throw new UserError(`${command ? `unknown command ${command}` : 'no command'}: use ${[...LISTINGS, ...CHANGES, ...LIFECYCLE].join(', ')} (--help)`);
   }
+  if (LIFECYCLE.includes(command)) return lifecycle(command as HarborAction, rest);
   if (CHANGES.includes(command) && !['add', 'rm'].includes(rest[0] ?? '')) throw new UserError(`${command} needs add or rm: see --help`);
   const client = await connect();
   try {

@@ -171,15 +171,24 @@ export function harborSteps({ vars, facts }: RoleContext): Step[] {
  * ./prepare (new compose file and configs from harbor.yml), start; then record what it loaded.
  */
 export function harborHandlers({ vars }: RoleContext): Step[] {
+  return [command({ name: RECONFIGURE, ...harborControl('reconfigure', vars) }), loaded(harborPaths(vars).config).record];
+}
+
+/** What operators did by hand on the registry host, as `harbor.mts ACTION` runs it. */
+export const HARBOR_ACTIONS = ['status', 'stop', 'start', 'restart', 'reconfigure'] as const;
+export type HarborAction = (typeof HARBOR_ACTIONS)[number];
+
+/** The shell for an action: in the install directory, with whichever compose install.sh used; starts wait for health. */
+export function harborControl(action: HarborAction, vars: Vars): { cmd: string; timeoutMs: number } {
   const p = harborPaths(vars);
-  const publicName = need<string>(vars, 'registry_public_name', ROLE);
-  return [
-    command({
-      name: RECONFIGURE,
-      cwd: p.installDir,
-      cmd: ['set -e', COMPOSE, '$dc down', 'TERM=dumb ./prepare', '$dc up -d', waitHealthy(publicName, p.installDir)].join('\n'),
-      timeoutMs: 15 * 60_000,
-    }),
-    loaded(p.config).record,
-  ];
+  const wait = waitHealthy(need<string>(vars, 'registry_public_name', ROLE), p.installDir);
+  const body: Record<HarborAction, string[]> = {
+    status: ['$dc ps'],
+    stop: ['$dc stop'],
+    start: ['$dc start', wait],
+    restart: ['$dc stop', '$dc start', wait],
+    reconfigure: ['$dc down', 'TERM=dumb ./prepare', '$dc up -d', wait],
+  };
+  const installed = `[ -e ${q(INSTALLED)} ] || { echo "Harbor is not installed on this host (converge it with registry_engine: harbor first)" >&2; exit 1; }`;
+  return { cmd: ['set -e', installed, `cd ${q(p.installDir)}`, COMPOSE, ...body[action]].join('\n'), timeoutMs: 15 * 60_000 };
 }

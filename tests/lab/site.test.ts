@@ -54,3 +54,11 @@ t.test('--check without a vault says what to do, in one line', async (t) => {
   t.not(code, 0);
   t.match(stderr.trim(), /^site: vault .*none\.yaml does not exist yet: run once without --check to create it$/);
 });
+
+t.test('harbor.mts stop reaches the registry hosts through the bastion and says Harbor is not there', async (t) => {
+  const { code, stdout } = await hm('harbor', 'stop', '-i', lab.inventoryFile);
+  t.equal(code, 2, 'a failed host');
+  t.match(stdout, /ROLE harbor-stop \[registry-1\]/);
+  t.match(stdout, /\| Harbor is not installed on this host \(converge it with registry_engine: harbor first\)/);
+  t.match(stdout, /^registry-1 +0 +0 +0 +1 +0 /m, 'the recap counts it failed, not unreachable');
+});

@@ -22,7 +22,7 @@ import { meetsHarborPolicy } from '../../lib/harbor/password.ts';
 import { ensureGeneratedSecrets } from '../../roles/shared/deployment.ts';
 import { applyLocally, converge, debianFacts, localEnv, planLocally, sh } from '../fixtures/engine/local-shell.ts';
 
-const REFERENCE = new URL('../../../shared/reference/harbor/harbor.yml.tmpl', import.meta.url);
+const REFERENCE = new URL('../fixtures/harbor/harbor.yml.tmpl', import.meta.url);
 const scratch = await mkdtemp(join(tmpdir(), 'hm-harbor-'));
 t.teardown(() => rm(scratch, { recursive: true, force: true }));
 
