@@ -1,7 +1,7 @@
 // Local files the controller writes: always atomically (temp file in the same directory, fsync,
 // rename), so a crash leaves the old file or the new one, never half of either.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export async function readIfExists(path: string): Promise<string | undefined> {
@@ -15,9 +15,8 @@ export async function readIfExists(path: string): Promise<string | undefined> {
 
 interface AtomicOptions {
   mode: number;
-  /** Mode of the directory when it is created (and, with enforceDirMode, when it exists). */
+  /** Mode of the directory when it is created. An existing one is left as it is: it may be /tmp. */
   dirMode: number;
-  enforceDirMode?: boolean;
   /** Leave the file alone (and return false) when content and mode already match. */
   skipUnchanged?: boolean;
 }
@@ -27,7 +26,6 @@ export async function writeFileAtomic(file: string, data: string | Buffer, opts:
   const target = await realpath(file).catch(() => file);
   const dir = dirname(target);
   await mkdir(dir, { recursive: true, mode: opts.dirMode });
-  if (opts.enforceDirMode) await chmod(dir, opts.dirMode);
   if (opts.skipUnchanged && (await unchanged(target, data, opts.mode))) return false;
   const temp = join(dir, `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', opts.mode);
@@ -67,5 +65,5 @@ export async function writePrivateFile(file: string, data: string | Buffer): Pro
 
 /** A public file (certificates, inventories); false, touching nothing, when it is already so. */
 export function writePublicFile(path: string, content: string, mode = 0o644, dirMode = 0o755): Promise<boolean> {
-  return writeFileAtomic(path, content, { mode, dirMode, enforceDirMode: true, skipUnchanged: true });
+  return writeFileAtomic(path, content, { mode, dirMode, skipUnchanged: true });
 }
