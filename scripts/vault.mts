@@ -10,8 +10,8 @@ import { UserError } from '../lib/errors.ts';
 import { askHidden } from '../lib/prompt.ts';
 import type { Secret } from '../lib/secret.ts';
 import { decryptVault, encryptVaultText, isVaultText, resolveVaultPassword, VaultFile } from '../lib/vault/index.ts';
-import { checkVaultId } from '../lib/vault/format.ts';
 import { secretsTextProblem } from '../lib/vault/file.ts';
+import { parseVaultIdFlag, type VaultIdFlag } from '../lib/vault/password.ts';
 import { writePrivateFile } from '../lib/fs.ts';
 
 const USAGE = `usage: npx zx scripts/vault.mts COMMAND ARGS [options]
@@ -26,8 +26,9 @@ const USAGE = `usage: npx zx scripts/vault.mts COMMAND ARGS [options]
 options:
   --vault-password-file FILE    else $HARBORMASTER_VAULT_PASSWORD_FILE (also from .env), else a prompt
   --new-vault-password-file FILE
-  --vault-id ID                 write format 1.2 with this id (create, encrypt, encrypt-string,
-                                rekey, set on a new file)
+  --vault-id ID[@SOURCE]        write format 1.2 with this id (create, encrypt, encrypt-string,
+                                rekey, set on a new file); with @SOURCE (a password file or
+                                script, or "prompt") also where the password comes from, as Ansible
   --name NAME`;
 
 const ARITY: Record<string, string[]> = {
@@ -54,9 +55,11 @@ await runMain('vault', async () => {
   if (args.length !== wanted.length) {
     throw new UserError(`usage: npx zx scripts/vault.mts ${command} ${wanted.join(' ')}`.trimEnd());
   }
-  if (opts['vault-id'] !== undefined) checkVaultId(opts['vault-id']);
+  const flag = opts['vault-id'] === undefined ? undefined : parseVaultIdFlag(opts['vault-id']);
+  if (flag?.source && opts['vault-password-file']) throw new UserError('give the password with --vault-id ID@SOURCE or --vault-password-file, not both');
+  const writeId = flag?.id;
   const [file = '', key = ''] = args;
-  const password = (confirm = false) => requirePassword(opts['vault-password-file'], confirm);
+  const password = (confirm = false) => requirePassword(opts['vault-password-file'], confirm, flag?.source);
 
   switch (command) {
     case 'view':
@@ -71,7 +74,7 @@ await runMain('vault', async () => {
       // The password first: a wrong one fails before the user types the value.
       const vault = await VaultFile.open(file, await password(!(await exists(file))), {
         create: true,
-        vaultId: opts['vault-id'],
+        vaultId: writeId,
       });
       const value = await readValue(`Value for ${key}: `);
       vault.set(key, value);
@@ -83,7 +86,7 @@ await runMain('vault', async () => {
         throw new UserError(`bad variable name '${name}': letters, digits and '_', not starting with a digit`);
       }
       const pw = await password(true);
-      const text = await encryptVaultText(await readValue(`Value for ${name ?? 'the string'}: `), pw, opts['vault-id']);
+      const text = await encryptVaultText(await readValue(`Value for ${name ?? 'the string'}: `), pw, writeId);
       process.stdout.write(vaultYamlBlock(name, text));
       return;
     }
@@ -92,7 +95,7 @@ await runMain('vault', async () => {
       const pw = await password(true);
       const text = (await editPrivately(file, Buffer.alloc(0))).toString('utf8');
       rejectIfNotSecrets(text, file);
-      await writePrivateFile(file, await encryptVaultText(text, pw, opts['vault-id']));
+      await writePrivateFile(file, await encryptVaultText(text, pw, writeId));
       return done(`created ${file}`);
     }
     case 'edit': {
@@ -108,7 +111,7 @@ await runMain('vault', async () => {
     case 'encrypt': {
       const data = await readInput(file);
       if (isVaultText(data.toString('latin1'))) throw new UserError(`${file} is already encrypted`);
-      await writePrivateFile(file, await encryptVaultText(data, await password(true), opts['vault-id']));
+      await writePrivateFile(file, await encryptVaultText(data, await password(true), writeId));
       return done(`encrypted ${file}`);
     }
     case 'decrypt': {
@@ -126,7 +129,7 @@ await runMain('vault', async () => {
         prompt: 'New vault password: ',
       });
       if (!newPassword) throw new UserError('no new vault password: pass --new-vault-password-file FILE');
-      await writePrivateFile(file, await encryptVaultText(data, newPassword, opts['vault-id'] ?? vaultId));
+      await writePrivateFile(file, await encryptVaultText(data, newPassword, writeId ?? vaultId));
       return done(`rekeyed ${file}`);
     }
   }
@@ -146,8 +149,9 @@ function parseCommandLine() {
   });
 }
 
-async function requirePassword(file: string | undefined, confirm: boolean): Promise<Secret> {
-  return (await resolveVaultPassword({ file, confirm, required: true }))!;
+async function requirePassword(file: string | undefined, confirm: boolean, source?: VaultIdFlag['source']): Promise<Secret> {
+  if (source && 'prompt' in source) return (await resolveVaultPassword({ env: false, confirm, required: true }))!;
+  return (await resolveVaultPassword({ file: file ?? source?.file, confirm, required: true }))!;
 }
 
 function done(message: string): void {

@@ -8,6 +8,7 @@ import { loadRunInventory, passwordSource, type PasswordSource } from '../invent
 import type { Inventory } from '../inventory/types.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import { DEFAULT_VAULT_FILE, VaultFile } from '../vault/index.ts';
+import { parseVaultIdFlag } from '../vault/password.ts';
 import { redact } from '../secret.ts';
 import { listSteps } from './list.ts';
 import { humanReporter, jsonReporter } from './report.ts';
@@ -29,6 +30,7 @@ export const RUN_FLAGS_HELP = `  -i, --inventory FILE        inventory (Ansible 
       --known-hosts FILE      known_hosts to use for every host
       --vault-password-file F vault password file (else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt;
                               asked only when the inventory or a role needs the vault)
+      --vault-id ID@FILE      the same, as Ansible writes it
       --vault FILE            the deployment's vault of secrets (default vault/secrets.yaml)
       --certs-dir DIR         the deployment's public certificates (default certs)
   -e, --extra-vars VARS       variables over all others: "k=v k2=v2" (strings) or @FILE (YAML); repeatable
@@ -49,6 +51,7 @@ const OPTIONS = {
   'host-key-checking': { type: 'string' },
   'known-hosts': { type: 'string' },
   'vault-password-file': { type: 'string' },
+  'vault-id': { type: 'string' },
   vault: { type: 'string' },
   'certs-dir': { type: 'string' },
   'extra-vars': { type: 'string', short: 'e', multiple: true },
@@ -100,12 +103,22 @@ export interface RunCommand {
 const list = (v: string | undefined): string[] | undefined =>
   v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
 
+/** The FILE of `--vault-id ID@FILE` (the id names the vault; one password serves a run). */
+function passwordFileOf(flag: string | undefined, alsoFile: boolean): string | undefined {
+  if (flag === undefined) return undefined;
+  const { source } = parseVaultIdFlag(flag);
+  if (source && alsoFile) throw new UserError('give the password with --vault-id ID@FILE or --vault-password-file, not both');
+  if (source && 'prompt' in source) return undefined; // the usual sources: $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt
+  return source?.file;
+}
+
 /** Parses the flags role.mts and site.mts share. Unknown flags are errors. */
 export function parseRunArgs(args: string[]): RunCommand {
   const parsed = parseFlags({ args, options: OPTIONS, allowPositionals: true, strict: true });
   const v = parsed.values;
   const forks = v.forks === undefined ? 10 : Number(v.forks);
   if (!Number.isInteger(forks) || forks < 1) throw new UserError(`--forks "${v.forks}": give a whole number of at least 1`);
+  const fromVaultId = passwordFileOf(v['vault-id'], v['vault-password-file'] !== undefined);
   const hkc = (v['host-key-checking'] ?? 'strict') as HostKeyChecking;
   if (!['strict', 'accept-new', 'off'].includes(hkc)) {
     throw new UserError(`--host-key-checking "${hkc}": use strict, accept-new or off`);
@@ -115,7 +128,7 @@ export function parseRunArgs(args: string[]): RunCommand {
     positionals: parsed.positionals,
     listSteps: Boolean(v['list-steps']),
     json: Boolean(v.json),
-    vaultPasswordFile: v['vault-password-file'],
+    vaultPasswordFile: v['vault-password-file'] ?? fromVaultId,
     vaultFile: v.vault,
     certsDir: v['certs-dir'],
     help: Boolean(v.help),

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import dotenv from 'dotenv';
 import { UserError } from '../errors.ts';
 import { askHidden } from '../prompt.ts';
+import { checkVaultId } from './format.ts';
 import { Secret } from '../secret.ts';
 
 export const PASSWORD_FILE_ENV = 'HARBORMASTER_VAULT_PASSWORD_FILE';
@@ -70,4 +71,25 @@ function runPasswordScript(file: string): Promise<string> {
       else resolve(Buffer.concat(out).toString('utf8').replace(/^[\r\n]+|[\r\n]+$/g, ''));
     });
   });
+}
+
+export interface VaultIdFlag {
+  /** The label written in format 1.2 headers. */
+  id: string;
+  /** Where its password comes from, when given as LABEL@SOURCE. */
+  source?: { file: string } | { prompt: true };
+}
+
+/**
+ * Ansible's `--vault-id LABEL@SOURCE`: SOURCE is a password file (or script) or `prompt`.
+ * A bare value is the label alone; the password then comes from the usual places.
+ */
+export function parseVaultIdFlag(value: string): VaultIdFlag {
+  const at = value.indexOf('@');
+  const id = at < 0 ? value : value.slice(0, at);
+  checkVaultId(id);
+  if (at < 0) return { id };
+  const source = value.slice(at + 1);
+  if (!source) throw new UserError(`--vault-id ${value}: give a password file or "prompt" after the @`);
+  return { id, source: source === 'prompt' ? { prompt: true } : { file: source } };
 }

@@ -73,6 +73,15 @@ t.test('flags: defaults, lists, and mistakes', async (t) => {
   t.throws(() => parseRunArgs(['--nope']), /Unknown option '--nope'; see --help/);
 });
 
+t.test('--vault-id ID@FILE gives the password file, as Ansible; not together with --vault-password-file', async (t) => {
+  t.equal(parseRunArgs(['--vault-id', 'dev@/keys/dev.pw']).vaultPasswordFile, '/keys/dev.pw');
+  t.equal(parseRunArgs(['--vault-id', 'dev@prompt']).vaultPasswordFile, undefined);
+  t.equal(parseRunArgs(['--vault-id', 'dev']).vaultPasswordFile, undefined);
+  t.equal(parseRunArgs(['--vault-password-file', '/a', '--vault-id', 'dev']).vaultPasswordFile, '/a');
+  t.throws(() => parseRunArgs(['--vault-password-file', '/a', '--vault-id', 'dev@/b']), /^give the password with --vault-id ID@FILE or --vault-password-file, not both$/);
+  t.throws(() => parseRunArgs(['--vault-id', 'bad id@/b']), /bad vault id 'bad id'/);
+});
+
 t.test('-e/--extra-vars: name=value pairs and @FILE, later ones winning', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hm-extra-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

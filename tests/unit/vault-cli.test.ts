@@ -102,6 +102,22 @@ t.test('set, get: creates the vault, one value at a time', async (t) => {
   t.match(await readFile(join(dir, 'v12.yaml'), 'utf8'), /^\$ANSIBLE_VAULT;1\.2;AES256;lab\n/, '--vault-id on a new file');
 });
 
+t.test("--vault-id LABEL@FILE, as Ansible: the label for the header, the file for the password", async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'dev.yaml');
+  let r = await vault(['set', file, 'k', '--vault-id', `dev@${passwordFile}`], { input: 'Value-dev' });
+  t.equal(r.code, 0, r.stderr);
+  t.match(await readFile(file, 'utf8'), /^\$ANSIBLE_VAULT;1\.2;AES256;dev\n/);
+  r = await vault(['get', file, 'k', ...pw]);
+  t.same(r, { code: 0, stdout: 'Value-dev\n', stderr: '' }, 'the same password');
+  r = await vault(['get', file, 'k', '--vault-id', `dev@${passwordFile}`, ...pw]);
+  t.same(r, { code: 1, stdout: '', stderr: 'vault: give the password with --vault-id ID@SOURCE or --vault-password-file, not both\n' });
+  r = await vault(['get', file, 'k', '--vault-id', 'dev@']);
+  t.same(r, { code: 1, stdout: '', stderr: 'vault: --vault-id dev@: give a password file or "prompt" after the @\n' });
+  r = await vault(['get', file, 'k', '--vault-id', `dev@${join(dir, 'missing')}`]);
+  t.match(r, { code: 1, stderr: /^vault: cannot read vault password file .*missing \(not found\)\n$/ });
+});
+
 t.test('encrypt-string prints a !vault block that decrypts', async (t) => {
   for (const vaultId of [undefined, 'prod']) {
     const r = await vault(['encrypt-string', '--name', 'db_password', ...pw, ...(vaultId ? ['--vault-id', vaultId] : [])], {
