@@ -3,7 +3,7 @@
 // which is not a dependency of ours; https.request takes `ca` directly.
 import https from 'node:https';
 import { UserError } from '../errors.ts';
-import { redact, type Secret } from '../secret.ts';
+import { redact, Secret } from '../secret.ts';
 
 export interface HarborUser {
   user_id: number;
@@ -109,7 +109,8 @@ const PAGE_SIZE = 100;
 export class HarborClient {
   readonly url: string;
   readonly username: string;
-  readonly #password: Secret;
+  /** The Basic authorization header, made once (a Secret: it is the password in base64). */
+  readonly #authorization: Secret;
   readonly #agent: https.Agent;
   readonly #timeoutMs: number;
   readonly #base: URL;
@@ -126,7 +127,7 @@ export class HarborClient {
     this.url = base.origin;
     this.#base = new URL('/api/v2.0/', base.origin);
     this.username = opts.username ?? 'admin';
-    this.#password = opts.password;
+    this.#authorization = new Secret(`Basic ${Buffer.from(`${this.username}:${opts.password.reveal()}`).toString('base64')}`);
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     // rejectUnauthorized stays true: with no CA given, only the system trust store is used.
     this.#agent = new https.Agent({ keepAlive: true, ca: opts.caPem, maxSockets: 4 });
@@ -296,10 +297,9 @@ export class HarborClient {
     const url = new URL(spec.path, this.#base);
     for (const [k, v] of Object.entries(spec.query ?? {})) url.searchParams.set(k, String(v));
     const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
-    const auth = Buffer.from(`${this.username}:${this.#password.reveal()}`).toString('base64');
     const headers: Record<string, string> = {
       accept: 'application/json',
-      authorization: `Basic ${auth}`,
+      authorization: this.#authorization.reveal(),
       // Project paths carry names; a name made of digits would otherwise be read as an id.
       'x-is-resource-name': 'true',
     };

@@ -79,8 +79,12 @@ function localPath(inv: Inventory, path: string | undefined): string | undefined
   return isAbsolute(path) ? path : resolve(dirname(inv.file), path);
 }
 
+/** The known_hosts that pairs with an inventory: `inventory/aws.yaml` → `inventory/aws.known_hosts`. */
+export const knownHostsBeside = (inventoryFile: string): string =>
+  inventoryFile.slice(0, inventoryFile.length - extname(inventoryFile).length) + '.known_hosts';
+
 function defaultKnownHosts(inv: Inventory): string {
-  const beside = inv.file.slice(0, inv.file.length - extname(inv.file).length) + '.known_hosts';
+  const beside = knownHostsBeside(inv.file);
   return existsSync(beside) ? beside : join(homedir(), '.ssh', 'known_hosts');
 }
 

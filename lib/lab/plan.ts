@@ -1,6 +1,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
+import { knownHostsBeside } from '../inventory/target.ts';
 import type { LabHost, LabInfo } from './types.ts';
 
 /** Where labs keep their state unless told otherwise; hidden from inside every host. */
@@ -92,11 +93,6 @@ export function defaultStateDir(name: string): string {
   return join(LAB_ROOT, name);
 }
 
-/** `inventory/lab.yaml` pairs with `inventory/lab.known_hosts`. */
-function knownHostsFor(inventoryFile: string): string {
-  return inventoryFile.replace(/\.ya?ml$/, '') + '.known_hosts';
-}
-
 export function planLab(p: PlanParams): LabPlan {
   checkName(p.name);
   checkSubnet(p.subnet);
@@ -131,7 +127,7 @@ export function planLab(p: PlanParams): LabPlan {
     keyFile: join(stateDir, 'id_ed25519'),
     sshConfig: join(stateDir, 'ssh_config'),
     inventoryFile,
-    knownHostsFile: knownHostsFor(inventoryFile),
+    knownHostsFile: knownHostsBeside(inventoryFile),
     range: `${s}.0.0/16`,
     controllerAddress: `${s}.0.1`,
     pubBridge: `${p.name}-pub`,

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { knownHostsBeside, writeAwsInventory } from '../../lib/cloud/aws/inventory.ts';
+import { writeAwsInventory } from '../../lib/cloud/aws/inventory.ts';
+import { knownHostsBeside } from '../../lib/inventory/target.ts';
 import type { Instances } from '../../lib/cloud/aws/instances.ts';
 import type { AwsSettings } from '../../lib/cloud/aws/settings.ts';
 import { loadInventory, sshTargetOf } from '../../lib/inventory/index.ts';

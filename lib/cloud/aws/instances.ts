@@ -9,7 +9,7 @@ import {
 import { UserError } from '../../errors.ts';
 import { hostKeysFromConsole, publicKeyOf } from './console.ts';
 import { ensureElasticIp, releaseElasticIps, type Network, type SecurityGroupName } from './network.ts';
-import { byTags, KNOWN_AFTER_APPLY, resourceName, tagsFor, type AwsContext } from './plan.ts';
+import { byTags, KNOWN_AFTER_APPLY, nameTag, resourceName, tagsFor, type AwsContext } from './plan.ts';
 import { awsErrorCode, waitFor } from './wait.ts';
 
 export interface Instance {
@@ -218,19 +218,18 @@ export async function ensureInstances(ctx: AwsContext, net: Network): Promise<In
 /** Terminates the project's instances and waits until they are gone, then releases the bastion's address and deletes the key pair. */
 export async function destroyInstances(ctx: AwsContext): Promise<void> {
   const { settings: s, clients: { ec2 } } = ctx;
-  const nameOf = (i: Ec2Instance) => i.Tags?.find((t) => t.Key === 'Name')?.Value ?? '?';
   const notGone = { Name: 'instance-state-name', Values: [...LIVE.Values, 'shutting-down'] };
   const instances = ((await ec2.send(new DescribeInstancesCommand({ Filters: [...byTags(s), notGone] }))).Reservations ?? []).flatMap((r) => r.Instances ?? []);
   if (instances.length && !ctx.dryRun) {
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: instances.map((i) => i.InstanceId!) }));
     for (const i of instances) {
-      await waitFor(ctx, `instance ${nameOf(i)} (${i.InstanceId}) to terminate`, async () => {
+      await waitFor(ctx, `instance ${nameTag(i.Tags)} (${i.InstanceId}) to terminate`, async () => {
         const state = (await describeInstance(ctx, i.InstanceId!))?.State?.Name ?? 'terminated';
         return { state, done: state === 'terminated' ? true : undefined };
       });
     }
   }
-  for (const i of instances) ctx.record({ action: 'delete', kind: 'instance', name: nameOf(i), id: i.InstanceId! });
+  for (const i of instances) ctx.record({ action: 'delete', kind: 'instance', name: nameTag(i.Tags), id: i.InstanceId! });
   await releaseElasticIps(ctx, 'bastion-eip');
   const name = resourceName(s, 'admin');
   for (const k of (await ec2.send(new DescribeKeyPairsCommand({ Filters: [{ Name: 'key-name', Values: [name] }] }))).KeyPairs ?? []) {

@@ -2,6 +2,7 @@
 // written fresh after every apply) and a known_hosts file holding the host keys the instances
 // printed to their consoles at first boot, so the first SSH contact is already verified.
 import { resolve } from 'node:path';
+import { knownHostsBeside } from '../../inventory/target.ts';
 import type { Vars } from '../../inventory/types.ts';
 import { jumpInventoryText, knownHostsText } from '../../inventory/write.ts';
 import { readIfExists, writePublicFile } from '../../fs.ts';
@@ -12,9 +13,6 @@ export interface AwsInventoryFiles {
   inventoryFile: string;
   knownHostsFile: string;
 }
-
-/** `inventory/aws.yaml` pairs with `inventory/aws.known_hosts`, as the inventory loader expects. */
-export const knownHostsBeside = (inventoryFile: string): string => inventoryFile.replace(/\.ya?ml$/, '') + '.known_hosts';
 
 /** The registry's storage settings every host gets (the keys themselves stay in the vault). */
 export const storageVars = (s: AwsSettings): Vars => ({

@@ -13,7 +13,7 @@ import {
   type IpPermission, type ResourceType, type RouteTable, type SecurityGroup, type Subnet,
 } from '@aws-sdk/client-ec2';
 import { UserError } from '../../errors.ts';
-import { byTags, KNOWN_AFTER_APPLY, resourceName, tagsFor, type AwsContext } from './plan.ts';
+import { byTags, KNOWN_AFTER_APPLY, nameTag, resourceName, tagsFor, type AwsContext } from './plan.ts';
 import type { AwsSettings } from './settings.ts';
 import { explainInUse, waitFor } from './wait.ts';
 
@@ -437,17 +437,16 @@ export async function destroyNetwork(ctx: AwsContext): Promise<void> {
       throw explainInUse(err, what, IN_USE_HINT);
     }
   };
-  const nameOf = (tags?: { Key?: string; Value?: string }[]) => tags?.find((t) => t.Key === 'Name')?.Value ?? '?';
   const vpcs = (await ec2.send(new DescribeVpcsCommand({ Filters: project }))).Vpcs ?? [];
   if (!ctx.dryRun) await refuseWhileInUse(ctx, vpcs.map((v) => v.VpcId!));
 
   for (const g of (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: project }))).SecurityGroups ?? []) {
     await run(`security group ${g.GroupName}`, () => ec2.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId! })));
-    ctx.record({ action: 'delete', kind: 'security group', name: nameOf(g.Tags), id: g.GroupId! });
+    ctx.record({ action: 'delete', kind: 'security group', name: nameTag(g.Tags), id: g.GroupId! });
   }
   await deleteRouteTables(ctx, 'public-routes');
   for (const igw of (await ec2.send(new DescribeInternetGatewaysCommand({ Filters: project }))).InternetGateways ?? []) {
-    const name = nameOf(igw.Tags);
+    const name = nameTag(igw.Tags);
     for (const a of igw.Attachments ?? []) {
       await run(`internet gateway ${name}`, () => ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId!, VpcId: a.VpcId! })));
     }
@@ -455,12 +454,12 @@ export async function destroyNetwork(ctx: AwsContext): Promise<void> {
     ctx.record({ action: 'delete', kind: 'internet gateway', name, id: igw.InternetGatewayId! });
   }
   for (const subnet of (await ec2.send(new DescribeSubnetsCommand({ Filters: project }))).Subnets ?? []) {
-    const name = nameOf(subnet.Tags);
+    const name = nameTag(subnet.Tags);
     await run(`subnet ${name}`, () => ec2.send(new DeleteSubnetCommand({ SubnetId: subnet.SubnetId! })));
     ctx.record({ action: 'delete', kind: 'subnet', name, id: subnet.SubnetId! });
   }
   for (const vpc of vpcs) {
-    const name = nameOf(vpc.Tags);
+    const name = nameTag(vpc.Tags);
     await run(`vpc ${name}`, () => ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId! })));
     ctx.record({ action: 'delete', kind: 'vpc', name, id: vpc.VpcId! });
   }

@@ -42,6 +42,9 @@ export function tagsFor(s: AwsSettings, name: string): { Key: string; Value: str
   ];
 }
 
+/** A found resource's Name tag, for messages. */
+export const nameTag = (tags?: { Key?: string; Value?: string }[]): string => tags?.find((t) => t.Key === 'Name')?.Value ?? '?';
+
 /** `<project>-<what>`: the Name tag of a resource. */
 export const resourceName = (s: AwsSettings, what: string): string => `${s.project}-${what}`;
 
