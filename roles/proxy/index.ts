@@ -104,7 +104,7 @@ const proxy: Role = {
       verifyService({
         name: `${apache.service} serves the current certificate`,
         test: servesCurrentCert(publicName, 443),
-        tries: 40,
+        seconds: 10,
         sleep: 0.25,
         failure: `echo "${apache.service} does not serve ${tlsPaths().cert} for ${publicName} on port 443; error log tail:" >&2; tail -n 20 ${apache.logDir}/${VHOST}_error.log >&2`,
       }),

@@ -41,7 +41,7 @@ const healthyNow = (publicName: string, port: number): string =>
  */
 const untilHealthy = (publicName: string, port: number) => ({
   test: healthyNow(publicName, port),
-  tries: 60,
+  seconds: 15,
   sleep: 0.25,
   failure: `echo "docker-registry does not answer https://${publicName}:${port}/v2/ on this host with its current certificate; log tail:" >&2; tail -n 20 ${LOG} >&2`,
 });

@@ -84,7 +84,7 @@ export const harborHealthy = (publicName: string): string =>
 /** Waits (up to ~3 min: Harbor's containers start slowly) until Harbor reports healthy, else fails with its state. */
 const untilHealthy = (publicName: string, installDir: string) => ({
   test: harborHealthy(publicName),
-  tries: 90,
+  seconds: 180,
   sleep: 2,
   failure: `echo "Harbor is not healthy at https://${publicName}/api/v2.0/health on this host; containers:" >&2; ${COMPOSE}; cd ${q(installDir)} && $dc ps >&2`,
 });

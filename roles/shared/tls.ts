@@ -39,12 +39,13 @@ export function tlsSteps({ role, vars, readerGroup }: TlsOptions): Step[] {
 
 /**
  * sh test: what answers TLS on this host's `port` presents the certificate on disk, verified
- * for `name` against the CA on disk. A daemon still holding an older certificate fails it.
+ * for `name` against the CA on disk. A daemon still holding an older certificate fails it, and
+ * one that accepts but never answers fails it within 5 s.
  */
 export function servesCurrentCert(name: string, port: number): string {
   const p = tlsPaths();
   const fingerprint = 'openssl x509 -noout -fingerprint -sha256';
   const served =
-    `openssl s_client -connect 127.0.0.1:${port} -servername ${q(name)} -verify_hostname ${q(name)} -CAfile ${q(p.ca)} -verify_return_error </dev/null 2>/dev/null | ${fingerprint} 2>/dev/null`;
+    `timeout 5 openssl s_client -connect 127.0.0.1:${port} -servername ${q(name)} -verify_hostname ${q(name)} -CAfile ${q(p.ca)} -verify_return_error </dev/null 2>/dev/null | ${fingerprint} 2>/dev/null`;
   return `{ got=$(${served}) && [ -n "$got" ] && [ "$got" = "$(${fingerprint} -in ${q(p.cert)})" ]; }`;
 }
