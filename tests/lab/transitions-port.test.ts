@@ -1,6 +1,7 @@
 // The registry port as an input of the site: the proxy follows the port the registry role uses in
 // this run (`-e registry_port=5443` included), port 80 on the bastion only redirects to https
-// (Debian's default site is gone).
+// (Debian's default site is gone), and moving the registry to another port ends in a service
+// that answers there through the proxy, then a rerun that changes nothing.
 import t from 'tap';
 import { Secret } from '../../lib/secret.ts';
 import { VaultFile } from '../../lib/vault/index.ts';
@@ -36,4 +37,19 @@ t.test('port 80 on the bastion redirects to https; Debian\'s default site is dis
     t.match(r.stdout, new RegExp(`^Location: https://${NAME.replace(/\./g, '\\.')}/v2/_catalog\\r?$`, 'im'), `Host ${host}: to https and the public name`);
     t.notMatch(r.stdout, /Apache2 Debian Default Page/);
   }
+});
+
+t.test('the registry moved back to 443: a restarted registry, the proxy following, then nothing to do', async (t) => {
+  const moved = await s.site();
+  converged(t, moved, 'the run with the default port');
+  t.match(await vhost(), new RegExp(`^\\s*ProxyPass / https://${registryAddress.replace(/\./g, '\\.')}/$`, 'm'));
+  t.ok(moved.changed.includes('registry-1: restart docker-registry'), 'the registry restarted');
+  t.ok(moved.changed.includes('bastion: reload apache'), 'Apache reloaded');
+  const client = await s.client();
+  t.equal(await client.status(pusher), '200');
+  const { push, digest, expected } = await client.push(pusher, 'port/demo', '443');
+  t.equal(push.code, 0, push.stderr);
+  t.equal(digest, expected, 'the pushed manifest reads back');
+  t.match((await s.exec('registry-1', 'ss -Hltn')).stdout, /:443\s/);
+  unchanged(t, await s.site());
 });
