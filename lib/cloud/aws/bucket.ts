@@ -6,9 +6,9 @@ import {
   PutBucketPolicyCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
 import { UserError } from '../../errors.ts';
-import { awsErrorCode } from './errors.ts';
+import { awsErrorCode, ifExists } from './errors.ts';
 import { tagsFor, type AwsContext, type Ref } from './plan.ts';
-import { ENCRYPTION, ifExists, ours, policyDifference, PUBLIC_ACCESS_BLOCK, registryPolicy, statusOf, tagChange } from './storage-policy.ts';
+import { ENCRYPTION, ours, policyDifference, PUBLIC_ACCESS_BLOCK, registryPolicy, statusOf, tagChange } from './storage-policy.ts';
 import { waitFor } from './wait.ts';
 
 const taken = (ctx: AwsContext) => new UserError(`S3 bucket ${ctx.settings.bucket} belongs to another AWS account (bucket names are global): choose another "bucket" in ${ctx.settings.file}`);

@@ -76,6 +76,16 @@ export function asUserError(err: unknown, doing?: string): unknown {
   return new UserError(doing ? `${doing}: ${line}` : line);
 }
 
+/** A call whose "not found" error means absence: undefined then. */
+export async function ifExists<T>(call: Promise<T>, ...notFound: string[]): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (err) {
+    if (notFound.includes(awsErrorCode(err) ?? '')) return undefined;
+    throw err;
+  }
+}
+
 /** A DependencyViolation as a one-line error naming what is still in use and what to do. */
 export function explainInUse(err: unknown, what: string, hint: string): unknown {
   return awsErrorCode(err) === 'DependencyViolation' ? new UserError(`${what} is still in use (${hint})`) : err;

@@ -7,9 +7,9 @@ import {
 } from '@aws-sdk/client-iam';
 import { UserError } from '../../errors.ts';
 import { Secret } from '../../secret.ts';
-import { awsErrorCode } from './errors.ts';
+import { awsErrorCode, ifExists } from './errors.ts';
 import { Ref, resourceName, tagsFor, type AwsContext } from './plan.ts';
-import { ifExists, ours, policyDifference, registryPolicy, tagChange } from './storage-policy.ts';
+import { ours, policyDifference, registryPolicy, tagChange } from './storage-policy.ts';
 
 /** Called as soon as a new key exists: AWS shows its secret only once. */
 export type OnNewKey = (accessKeyId: string, secretAccessKey: Secret) => Promise<void>;

@@ -30,13 +30,16 @@ export interface Placement {
 async function checkTypes(ctx: AwsContext, placements: Placement[]): Promise<string[]> {
   const { settings: s, clients: { ec2 } } = ctx;
   const types = [...new Set(placements.map((p) => p.type))];
-  let found: InstanceTypeInfo[];
-  try {
-    found = (await ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: types as _InstanceType[] }))).InstanceTypes ?? [];
-  } catch (err) {
-    if (awsErrorCode(err) !== 'InvalidInstanceType') throw err;
-    found = [];
-  }
+  const describe = async (names: string[]): Promise<InstanceTypeInfo[]> => {
+    try {
+      return (await ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: names as _InstanceType[] }))).InstanceTypes ?? [];
+    } catch (err) {
+      if (awsErrorCode(err) !== 'InvalidInstanceType') throw err;
+      // One of them does not exist: find which, one by one.
+      return names.length > 1 ? (await Promise.all(names.map((n) => describe([n])))).flat() : [];
+    }
+  };
+  const found = await describe(types);
   const info = new Map(found.map((t) => [t.InstanceType as string, t]));
   const offered = (await ec2.send(new DescribeInstanceTypeOfferingsCommand({
     LocationType: 'availability-zone',

@@ -4,6 +4,7 @@ import {
   AssociateRouteTableCommand, CreateRouteCommand, CreateRouteTableCommand, DeleteRouteTableCommand, DescribeRouteTablesCommand, DisassociateRouteTableCommand,
   ReplaceRouteCommand, ReplaceRouteTableAssociationCommand, type RouteTable,
 } from '@aws-sdk/client-ec2';
+import { ifExists } from './errors.ts';
 import { byTags, named, readOnce, Ref, resourceName, type AwsContext } from './plan.ts';
 import { tagSpec } from './vpc.ts';
 
@@ -66,7 +67,8 @@ export async function planRouteTable(ctx: AwsContext, what: string, vpc: Ref, su
   const associations = (table.Associations ?? []).filter((a) => !a.Main);
   for (const a of associations.filter((x) => !subnet.known || x.SubnetId !== subnet.id)) {
     said.push(`disassociate ${a.SubnetId}`);
-    changes.push(() => ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.RouteTableAssociationId! })));
+    // Gone already when an earlier change of this plan took that subnet to its own table.
+    changes.push(() => ifExists(ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.RouteTableAssociationId! })), 'InvalidAssociationID.NotFound'));
   }
   if (!subnet.known || !associations.some((a) => a.SubnetId === subnet.id)) {
     const current = await subnetAssociation(ctx, subnet);

@@ -1,6 +1,4 @@
-// What the image storage's bucket and user are allowed, compared by meaning; tags merged; reads
-// whose "not found" means absence.
-import { awsErrorCode } from './errors.ts';
+// What the image storage's bucket and user are allowed, compared by meaning; tags merged.
 import type { AwsContext } from './plan.ts';
 
 export type Tag = { Key?: string | undefined; Value?: string | undefined };
@@ -72,16 +70,6 @@ export function tagChange(current: Tag[], wanted: { Key: string; Value: string }
   for (const t of wanted) now.set(t.Key, t.Value);
   const merged = [...now].map(([Key, Value]) => ({ Key, Value }));
   return changed.length ? { detail: changed.join(', '), merged } : { merged };
-}
-
-/** A call whose "not found" error means absence: undefined then. */
-export async function ifExists<T>(call: Promise<T>, ...notFound: string[]): Promise<T | undefined> {
-  try {
-    return await call;
-  } catch (err) {
-    if (notFound.includes(awsErrorCode(err) ?? '')) return undefined;
-    throw err;
-  }
 }
 
 export const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
