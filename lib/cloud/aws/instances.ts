@@ -13,7 +13,7 @@ import { awsErrorCode } from './errors.ts';
 import { associateAddress, planElasticIp, planElasticIpsGone, type ElasticIp } from './elastic-ip.ts';
 import { chooseImage, type ChosenImage } from './image.ts';
 import { planKeyPair, planKeyPairGone } from './key-pair.ts';
-import { byTags, named, nameTag, Ref, resourceName, tagsFor, type AwsContext, type PlannedChange } from './plan.ts';
+import { addFixes, byTags, named, nameTag, Ref, resourceName, tagsFor, type AwsContext, type PlannedChange } from './plan.ts';
 import type { SecurityGroupName } from './security-groups.ts';
 import type { AwsSettings } from './settings.ts';
 import { deploymentZones, type Vpc } from './vpc.ts';
@@ -179,32 +179,26 @@ async function planInstance(l: Launch, found: Ec2Instance | undefined, volumes: 
   const sameGroups = groups.every((g) => g.known) && has.join(' ') === groups.map((g) => g.id).sort().join(' ');
   const meta = found.MetadataOptions;
   const imds = meta?.HttpTokens === 'required' && meta.HttpPutResponseHopLimit === want.hopLimit && meta.HttpEndpoint !== 'disabled';
-  const said: string[] = [];
-  const calls: (() => Promise<unknown>)[] = [];
+  const fixes: { said: string; call: () => Promise<unknown> }[] = [];
   if (state === 'stopped' || state === 'stopping') {
-    said.push(`start it (it is ${state})`);
-    calls.push(async () => {
+    fixes.push({
+      said: `start it (it is ${state})`,
+      call: async () => {
       if (state === 'stopping') await waitFor(ctx, `instance ${name} (${id}) to stop`, async () => ((await describeInstance(ctx, id))?.State?.Name === 'stopped' ? { state: 'stopped', done: true } : { state: 'stopping' }));
-      await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
-    });
-  }
-  if (!sameGroups) {
-    said.push(`security groups ${has.join(', ')} → ${groups.join(', ')}`);
-    calls.push(() => ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, Groups: groups.map((g) => g.id) })));
-  }
-  if (!imds) {
-    said.push(`metadata: IMDSv2 required, hop limit ${want.hopLimit} (is ${meta?.HttpTokens ?? '?'}, ${meta?.HttpPutResponseHopLimit ?? '?'})`);
-    calls.push(() => ec2.send(new ModifyInstanceMetadataOptionsCommand({ InstanceId: id, HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: want.hopLimit })));
-  }
-  if (!said.length) ctx.add({ action: 'ok', kind: 'instance', name, id });
-  else {
-    ctx.add({
-      action: 'update', kind: 'instance', name, id, detail: said.join(', '),
-      run: async () => {
-        for (const call of calls) await call();
+        await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
       },
     });
   }
+  if (!sameGroups) {
+    fixes.push({ said: `security groups ${has.join(', ')} → ${groups.join(', ')}`, call: () => ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, Groups: groups.map((g) => g.id) })) });
+  }
+  if (!imds) {
+    fixes.push({
+      said: `metadata: IMDSv2 required, hop limit ${want.hopLimit} (is ${meta?.HttpTokens ?? '?'}, ${meta?.HttpPutResponseHopLimit ?? '?'})`,
+      call: () => ec2.send(new ModifyInstanceMetadataOptionsCommand({ InstanceId: id, HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: want.hopLimit })),
+    });
+  }
+  addFixes(ctx, { kind: 'instance', name, id }, fixes);
   return planned;
 }
 

@@ -71,6 +71,17 @@ export class Ref {
   }
 }
 
+/** Adds `ok`, or an update made of the fixes found (each: what it says, the call that makes it). */
+export function addFixes(ctx: AwsContext, change: Omit<Change, 'action' | 'detail'>, fixes: { said: string; call: () => Promise<unknown> }[]): void {
+  if (!fixes.length) return ctx.add({ action: 'ok', ...change });
+  ctx.add({
+    action: 'update', ...change, detail: fixes.map((f) => f.said).join(', '),
+    run: async () => {
+      for (const fix of fixes) await fix.call();
+    },
+  });
+}
+
 /** Tags every taggable resource carries: how it is found again, with no state file. */
 export function tagsFor(s: AwsSettings, name: string): { Key: string; Value: string }[] {
   return [

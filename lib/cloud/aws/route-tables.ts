@@ -5,7 +5,7 @@ import {
   ReplaceRouteCommand, ReplaceRouteTableAssociationCommand, type RouteTable,
 } from '@aws-sdk/client-ec2';
 import { ifExists } from './errors.ts';
-import { byTags, named, readOnce, Ref, resourceName, type AwsContext } from './plan.ts';
+import { addFixes, byTags, named, readOnce, Ref, resourceName, type AwsContext } from './plan.ts';
 import { tagSpec } from './vpc.ts';
 
 /** Where a route table sends 0.0.0.0/0. */
@@ -52,38 +52,32 @@ export async function planRouteTable(ctx: AwsContext, what: string, vpc: Ref, su
     return ref;
   }
   const id = table.RouteTableId!;
-  const changes: (() => Promise<unknown>)[] = [];
-  const said: string[] = [];
+  const fixes: { said: string; call: () => Promise<unknown> }[] = [];
   const route = table.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0');
   const now = route?.GatewayId ?? route?.NatGatewayId;
   const to = targetRef(target);
   if (!to.known || now !== to.id) {
-    said.push(`0.0.0.0/0 → ${to}${now ? ` (was ${now})` : ''}`);
-    changes.push(() => {
-      const input = { RouteTableId: id, DestinationCidrBlock: '0.0.0.0/0', ...targetInput(target) };
-      return ec2.send(route ? new ReplaceRouteCommand(input) : new CreateRouteCommand(input));
+    fixes.push({
+      said: `0.0.0.0/0 → ${to}${now ? ` (was ${now})` : ''}`,
+      call: () => {
+        const input = { RouteTableId: id, DestinationCidrBlock: '0.0.0.0/0', ...targetInput(target) };
+        return ec2.send(route ? new ReplaceRouteCommand(input) : new CreateRouteCommand(input));
+      },
     });
   }
   const associations = (table.Associations ?? []).filter((a) => !a.Main);
   for (const a of associations.filter((x) => !subnet.known || x.SubnetId !== subnet.id)) {
-    said.push(`disassociate ${a.SubnetId}`);
     // Gone already when an earlier change of this plan took that subnet to its own table.
-    changes.push(() => ifExists(ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.RouteTableAssociationId! })), 'InvalidAssociationID.NotFound'));
+    fixes.push({
+      said: `disassociate ${a.SubnetId}`,
+      call: () => ifExists(ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.RouteTableAssociationId! })), 'InvalidAssociationID.NotFound'),
+    });
   }
   if (!subnet.known || !associations.some((a) => a.SubnetId === subnet.id)) {
     const current = await subnetAssociation(ctx, subnet);
-    said.push(`associate ${subnet}${current ? ` (now with ${current.RouteTableId})` : ''}`);
-    changes.push(() => associate(ctx, id, subnet.id, current));
+    fixes.push({ said: `associate ${subnet}${current ? ` (now with ${current.RouteTableId})` : ''}`, call: () => associate(ctx, id, subnet.id, current) });
   }
-  if (!said.length) ctx.add({ action: 'ok', kind: 'route table', name, id });
-  else {
-    ctx.add({
-      action: 'update', kind: 'route table', name, id, detail: said.join(', '),
-      run: async () => {
-        for (const change of changes) await change();
-      },
-    });
-  }
+  addFixes(ctx, { kind: 'route table', name, id }, fixes);
   return new Ref(id);
 }
 

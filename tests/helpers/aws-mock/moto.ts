@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createServer, request, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { MockCall, ServiceName } from './server.ts';
+import { readBody, type MockCall, type ServiceName } from './server.ts';
 
 /** Where the CI and the sessions keep it: ../shared beside the clone. */
 export const MOTO_SERVE = fileURLToPath(new URL('../../../../shared/tools/moto/serve', import.meta.url));
@@ -29,14 +29,6 @@ const freePort = (): Promise<number> =>
       s.close(() => resolve(port));
     });
     s.on('error', reject);
-  });
-
-const readBody = (req: IncomingMessage): Promise<Buffer> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
   });
 
 /** The service a SigV4-signed request is for, from its credential scope. */
