@@ -138,6 +138,13 @@ const loaded = (config: string) =>
 /** install.sh's and prepare's flags: Trivy (its images are in the offline installer) only when asked for. */
 export const installerFlags = (vars: Vars): string => (flag(vars, 'harbor_trivy') ? ' --with-trivy' : '');
 
+/** install.sh, in the install directory, as the role runs it (install.sh colours its output with tput, which needs a terminal type). */
+export const installScript = (vars: Vars): string =>
+  `out=$(TERM=dumb ./install.sh${installerFlags(vars)} 2>&1) && printf '%s' "$out" | grep -q ${q(INSTALL_OK)} || { printf '%s\\n' "$out" | tail -n 30 >&2; echo "install.sh did not report success" >&2; exit 1; }`;
+
+/** Harbor's prepare, in the install directory, as a reconfigure runs it. */
+export const prepareScript = (vars: Vars): string => `TERM=dumb ./prepare${installerFlags(vars)}`;
+
 /** One of Harbor's passwords: generated into the vault by the deployment's prepare, except in check mode. */
 function harborSecret(vars: Vars, name: string): Secret {
   if (vars[name] === undefined) throw new UserError(`role ${ROLE}: vault lacks ${name}: run the site once without --check to generate it`);
@@ -188,10 +195,9 @@ export function harborSteps({ vars, facts }: RoleContext): Step[] {
       name: 'install harbor',
       cwd: p.installDir,
       creates: INSTALLED,
-      // install.sh colours its output with tput, which needs a terminal type.
       cmd: [
         COMPOSE,
-        `out=$(TERM=dumb ./install.sh${installerFlags(vars)} 2>&1) && printf '%s' "$out" | grep -q ${q(INSTALL_OK)} || { printf '%s\\n' "$out" | tail -n 30 >&2; echo "install.sh did not report success" >&2; exit 1; }`,
+        installScript(vars),
         waitHealthy(publicName, p.installDir),
         `touch ${q(INSTALLED)}`,
       ].join('\n'),
@@ -223,7 +229,7 @@ export function harborControl(action: HarborAction, vars: Vars): { cmd: string; 
     stop: ['$dc stop'],
     start: ['$dc start', wait],
     restart: ['$dc stop', '$dc start', wait],
-    reconfigure: ['$dc down', `TERM=dumb ./prepare${installerFlags(vars)}`, '$dc up -d', wait],
+    reconfigure: ['$dc down', prepareScript(vars), '$dc up -d', wait],
   };
   const installed = `[ -e ${q(INSTALLED)} ] || { echo "Harbor is not installed on this host (converge it with registry_engine: harbor first)" >&2; exit 1; }`;
   return { cmd: ['set -e', installed, `cd ${q(p.installDir)}`, COMPOSE, ...body[action]].join('\n'), timeoutMs: 15 * 60_000 };

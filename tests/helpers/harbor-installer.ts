@@ -118,9 +118,10 @@ export interface DockerCall {
 /**
  * An unpacked offline installer under root/opt/harbor: Harbor's install.sh, prepare and
  * common.sh, an images archive, and harbor.yml. Returns how to run a command there with the
- * stand-in docker first on PATH, and the docker calls it has recorded.
+ * stand-in docker first on PATH, and the docker calls it has recorded. dataVolume (harbor.yml's)
+ * gets the registry's token key pair, as after a first prepare.
  */
-export async function installerHost(root: string, harborYml: string) {
+export async function installerHost(root: string, harborYml: string, dataVolume: string) {
   const dir = join(root, 'opt/harbor');
   await mkdir(dir, { recursive: true });
   for (const f of ['install.sh', 'prepare', 'common.sh', 'harbor.yml.tmpl']) await copyFile(join(INSTALLER, f), join(dir, f));
@@ -129,6 +130,7 @@ export async function installerHost(root: string, harborYml: string) {
   const log = join(root, 'docker.log');
   await writeFile(log, '');
   const hostfs = await hostRoot(root);
+  await seedRegistryCa(dataVolume);
   const env = {
     ...process.env,
     PATH: `${join(HELPERS, 'harbor-installer')}:/usr/sbin:/usr/bin:/sbin:/bin`,
