@@ -7,6 +7,7 @@ import { access, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import t from 'tap';
 import { parse } from 'yaml';
 import { tlsPaths } from '../../roles/shared/tls.ts';
 
@@ -18,7 +19,7 @@ const PYTHON = '/usr/bin/python3';
 const HELPERS = fileURLToPath(new URL('.', import.meta.url));
 
 /** Why these tests cannot run here, or null when they can. */
-export async function installerAbsent(): Promise<string | null> {
+async function installerAbsent(): Promise<string | null> {
   try {
     await access(join(INSTALLER, 'install.sh'));
   } catch {
@@ -27,6 +28,21 @@ export async function installerAbsent(): Promise<string | null> {
   // Harbor's prepare chowns its files to uid 10000 and 999, as the image runs it: as root.
   if (process.getuid?.() !== 0) return 'skipped: Harbor\'s prepare chowns its files to its containers\' users, which needs root';
   return null;
+}
+
+/**
+ * The test file's scratch directory (removed at its end), or null when Harbor's installer cannot
+ * run here, after planning no tests with the reason (never a silent pass).
+ */
+export async function installerScratch(prefix: string): Promise<string | null> {
+  const absent = await installerAbsent();
+  if (absent) {
+    t.plan(0, absent);
+    return null;
+  }
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 export interface Run {

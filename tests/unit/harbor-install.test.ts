@@ -3,23 +3,15 @@
 // keeps Docker's rules for -v and runs Harbor's prepare code for the prepare image: what reaches
 // Docker (the data volume's -v, the flags, compose in the install directory) is what we meant.
 // The harbor.yml the role wrote before (data_volume quoted) fails here as it did on a real host.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
 import { installScript, prepareScript } from '../../roles/registry/harbor.ts';
-import { installerAbsent, installerHost, volumes, type DockerCall } from '../helpers/harbor-installer.ts';
+import { installerScratch, installerHost, volumes, type DockerCall } from '../helpers/harbor-installer.ts';
 import { harborVars, renderedHarborYml, s3Over } from '../fixtures/harbor/vars.ts';
 
-const absent = await installerAbsent();
-if (absent) {
-  t.plan(0, absent);
-  process.exit(0);
-}
-
-const scratch = await mkdtemp(join(tmpdir(), 'hm-harbor-install-'));
-t.teardown(() => rm(scratch, { recursive: true, force: true }));
+const scratch = (await installerScratch('hm-harbor-install-')) ?? process.exit(0);
 
 const runs = (calls: DockerCall[]) => calls.filter((c) => c.argv[0] === 'run');
 const composeCalls = (calls: DockerCall[]) => calls.filter((c) => c.argv[0] === 'compose' && c.argv[1] !== 'version').map((c) => c.argv.slice(1).join(' '));

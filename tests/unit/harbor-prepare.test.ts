@@ -3,23 +3,15 @@
 // renders, failing on any error or warning Harbor logs; the distribution registry's config.yml it
 // generates holds the storage we meant. Harbor's migrator brings a harbor.yml of an older release
 // to the format the role writes.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
 import type { Vars } from '../../lib/inventory/types.ts';
-import { installerAbsent, pythonMigrate, pythonPrepare } from '../helpers/harbor-installer.ts';
+import { installerScratch, pythonMigrate, pythonPrepare } from '../helpers/harbor-installer.ts';
 import { harborVars, PUBLIC, renderedHarborYml, s3Over, S3_SECRET } from '../fixtures/harbor/vars.ts';
 
-const absent = await installerAbsent();
-if (absent) {
-  t.plan(0, absent);
-  process.exit(0);
-}
-
-const scratch = await mkdtemp(join(tmpdir(), 'hm-harbor-prepare-'));
-t.teardown(() => rm(scratch, { recursive: true, force: true }));
+const scratch = (await installerScratch('hm-harbor-prepare-')) ?? process.exit(0);
 
 /** Every harbor.yml the role renders: storage kinds, S3's redirect, with and without Trivy. */
 const VARIANTS: Record<string, Vars> = {
