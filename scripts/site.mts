@@ -13,6 +13,8 @@ import { assertRoot } from '../lib/lab/deps.ts';
 import { labUp, type LabInfo } from '../lib/lab/index.ts';
 import { loadRole, parseRunArgs, RUN_FLAGS_HELP, runCommand, type RunCommand } from '../lib/run/cli.ts';
 import { writePrivateFile } from '../lib/fs.ts';
+import { smokeDeployment } from '../lib/commands/smoke.ts';
+import { DEFAULT_VAULT_FILE } from '../lib/vault/index.ts';
 
 /** The site's roles, in the order they run. */
 const SITE_ROLES = ['bastion', 'proxy', 'registry'];
@@ -38,6 +40,7 @@ ${LAB.passwordFile} made on first use, certificates in ${LAB.certsDir})
 --aws [SETTINGS]: first \`scripts/aws.mts apply\` with these settings (default ${AWS_DEFAULTS.settings}),
 then runs on the inventory it writes (${AWS_DEFAULTS.inventory}); --yes applies without asking;
 with --check only plans, and checks the roles when that inventory exists
+--skip-smoke: do not end with the smoke test (scripts/smoke.mts: push, pull back, delete an image)
 
 ${RUN_FLAGS_HELP}`;
 
@@ -66,19 +69,21 @@ The lab registry is up: https://registry.lab.test/ (the bastion, ${bastion.addre
 `;
 }
 
-/** site.mts's own flags (--aws [SETTINGS], --yes), taken out before the shared run flags are parsed. */
-function siteFlags(args: string[]): { aws?: string; yes: boolean; rest: string[] } {
+/** site.mts's own flags (--aws [SETTINGS], --yes, --skip-smoke), taken out before the shared run flags are parsed. */
+function siteFlags(args: string[]): { aws?: string; yes: boolean; skipSmoke: boolean; rest: string[] } {
   const rest: string[] = [];
   let aws: string | undefined;
   let yes = false;
+  let skipSmoke = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--yes') yes = true;
+    else if (a === '--skip-smoke') skipSmoke = true;
     else if (a.startsWith('--aws=')) aws = a.slice('--aws='.length);
     else if (a === '--aws') aws = args[i + 1] && !args[i + 1]!.startsWith('-') ? args[++i]! : AWS_DEFAULTS.settings;
     else rest.push(a);
   }
-  return { ...(aws !== undefined ? { aws } : {}), yes, rest };
+  return { ...(aws !== undefined ? { aws } : {}), yes, skipSmoke, rest };
 }
 
 /** The AWS phase first; the inventory it wrote (or, checking, the one it would write when it exists). */
@@ -95,7 +100,7 @@ async function onAws(cmd: RunCommand, settingsFile: string, yes: boolean, passwo
 }
 
 await runMain('site', async () => {
-  const { aws, yes, rest } = siteFlags(scriptArgs(import.meta.url));
+  const { aws, yes, skipSmoke, rest } = siteFlags(scriptArgs(import.meta.url));
   const cmd = parseRunArgs(rest);
   if (cmd.help) return void console.log(USAGE);
   if (cmd.positionals.length) throw new UserError(`unexpected argument "${cmd.positionals[0]}"; see --help`);
@@ -105,7 +110,12 @@ await runMain('site', async () => {
   if (aws !== undefined && !awsInventory) return 0;
   const roles = [];
   for (const name of SITE_ROLES) roles.push(await loadRole(name));
-  const code = await runCommand(cmd, cmd.inventory ?? awsInventory ?? lab!.inventoryFile, roles, password);
+  const inventoryFile = cmd.inventory ?? awsInventory ?? lab!.inventoryFile;
+  let code = await runCommand(cmd, inventoryFile, roles, password);
+  if (code === 0 && !skipSmoke && !cmd.listSteps && !cmd.options.check) {
+    const target = { inventoryFile, caFile: `${cmd.certsDir ?? 'certs'}/ca.crt`, vaultFile: cmd.vaultFile ?? DEFAULT_VAULT_FILE, password, json: cmd.json };
+    code = await smokeDeployment({ ...target, user: 'admin', project: 'library', tag: 'harbormaster-smoke' }, process);
+  }
   if (lab && code === 0 && !cmd.json && !cmd.listSteps && !cmd.options.check) process.stdout.write(howToUse(lab, cmd));
   return code;
 });

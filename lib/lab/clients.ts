@@ -46,8 +46,9 @@ function inventory(plan: LabPlan): string {
     become: false,
     bastion: bastion!,
     registries: plan.hosts.filter((h) => h.group === 'registry').map((h) => ({ name: h.name, address: h.address, vars: { private_ip: h.privAddress } })),
-    // The name clients use for the registry; the server certificate carries it.
-    vars: { lab_name: plan.name, registry_public_name: 'registry.lab.test' },
+    // The name clients use for the registry (the server certificate carries it), and where it
+    // points: no DNS knows the lab's name.
+    vars: { lab_name: plan.name, registry_public_name: 'registry.lab.test', registry_public_address: bastion!.address },
   });
 }
 
