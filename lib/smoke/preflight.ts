@@ -70,9 +70,8 @@ export function tlsCheck(ep: Endpoint, address: string, caPem: string, caFile: s
       if (problem && UNTRUSTED.has(String(problem))) return fail(`${which} is not signed by the CA in ${caFile}`);
       if (problem === 'CERT_HAS_EXPIRED') return fail(`${which} has expired`);
       if (problem === 'CERT_NOT_YET_VALID') return fail(`${which} is not valid yet (is the clock right?)`);
+      if (problem === 'ERR_TLS_CERT_ALTNAME_INVALID' || (!problem && checkServerIdentity(ep.name, cert))) return fail(`${which} does not name ${ep.name}`);
       if (problem) return fail(`${which} is refused: ${String(problem)}`);
-      const identity = checkServerIdentity(ep.name, cert);
-      if (identity) return fail(`${which} does not name ${ep.name}`);
       sock.end();
       resolve(describeCert(cert));
     });
