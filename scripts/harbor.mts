@@ -26,6 +26,8 @@ import { runRoles } from '../lib/run/runner.ts';
 import type { RunOptions } from '../lib/run/types.ts';
 import { HARBOR_ACTIONS, type HarborAction } from '../roles/registry/harbor.ts';
 import { harborLifecycleRole } from '../roles/registry/lifecycle.ts';
+import { TEARDOWN_VERBS, type TeardownVerb } from '../roles/registry/teardown.ts';
+import { teardown } from '../lib/commands/teardown.ts';
 import { selectHosts } from '../lib/inventory/limit.ts';
 import { loadRunInventory, passwordSource, type PasswordSource } from '../lib/inventory/vaulted.ts';
 import { DEFAULT_CERTS_DIR, readIfExists, registryPublicName } from '../lib/pki/index.ts';
@@ -53,6 +55,10 @@ const USAGE = `usage: npx zx scripts/harbor.mts COMMAND [options]
                                     on every registry host over SSH (-i): docker compose ps / stop /
                                     start / both; reconfigure = down, ./prepare, up -d (after editing
                                     harbor.yml by hand); starts wait until /api/v2.0/health is healthy
+  uninstall                         on every registry host: the registry stops and no longer starts at
+                                    boot (Harbor: compose down -v); data and config stay
+  purge [--yes-destroy-data NAME]   uninstall, and remove the image data (Harbor: also its database and
+                                    redis); asks for the deployment's name (its registry_public_name)
 options:
   -C, --check                  report what would change, change nothing
   --url URL                    Harbor (default https://<registry_public_name> from the inventory)
@@ -77,6 +83,7 @@ const OPTIONS = {
   public: { type: 'boolean' },
   'storage-limit': { type: 'string' },
   role: { type: 'string', default: 'developer' },
+  'yes-destroy-data': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -239,7 +246,7 @@ async function change(client: HarborClient, command: string, verb: string | unde
 
 const LISTINGS = ['info', 'users', 'projects', 'members'];
 const CHANGES = ['user', 'project', 'member'];
-const LIFECYCLE: readonly string[] = HARBOR_ACTIONS;
+const LIFECYCLE: readonly string[] = [...HARBOR_ACTIONS, ...TEARDOWN_VERBS];
 
 /** An action on the registry hosts themselves, through the engine (one SSH connection each, the bastion as jump). */
 async function lifecycle(action: HarborAction, args: string[]): Promise<number> {
@@ -259,6 +266,11 @@ await runMain('harbor', async () => {
   const [command, ...rest] = parsed.positionals;
   if (!command || ![...LISTINGS, ...CHANGES, ...LIFECYCLE].includes(command)) {
     throw new UserError(`${command ? `unknown command ${command}` : 'no command'}: use ${[...LISTINGS, ...CHANGES, ...LIFECYCLE].join(', ')} (--help)`);
+  }
+  if ((TEARDOWN_VERBS as readonly string[]).includes(command)) {
+    needArgs(rest, 0, command);
+    const yesDestroyData = flags['yes-destroy-data'];
+    return teardown(command as TeardownVerb, { inventoryFile: flags.inventory, password, check: Boolean(flags.check), ...(yesDestroyData !== undefined ? { yesDestroyData } : {}), out: process });
   }
   if (LIFECYCLE.includes(command)) return lifecycle(command as HarborAction, rest);
   if (CHANGES.includes(command) && !['add', 'rm'].includes(rest[0] ?? '')) throw new UserError(`${command} needs add or rm: see --help`);

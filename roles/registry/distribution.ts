@@ -9,7 +9,7 @@ import { tlsPaths, tlsSteps } from '../shared/tls.ts';
 import { need } from '../shared/deployment.ts';
 
 const ROLE = 'registry';
-const SERVICE = 'docker-registry';
+export const SERVICE = 'docker-registry';
 const USER = 'docker-registry';
 const CONFIG_DIR = '/etc/docker/registry';
 const BINARY = '/usr/bin/docker-registry';

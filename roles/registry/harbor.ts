@@ -18,7 +18,7 @@ const ROLE = 'registry';
 const RECONFIGURE = 'reconfigure harbor';
 const RECORD = 'record what harbor loaded';
 /** Written once install.sh has succeeded: later runs reconfigure instead of installing. */
-const INSTALLED = '/etc/harbormaster/harbor.installed';
+export const INSTALLED = '/etc/harbormaster/harbor.installed';
 /** install.sh's last line when every container came up healthy. */
 const INSTALL_OK = 'Harbor has been installed and started successfully';
 
@@ -36,7 +36,7 @@ function dockerPackages(facts: Facts): string[] {
 }
 
 /** `docker compose` (v2) when the plugin is there, else docker-compose (v1), as Harbor's install.sh picks. */
-const COMPOSE = 'if docker compose version >/dev/null 2>&1; then dc="docker compose"; else dc=docker-compose; fi';
+export const COMPOSE = 'if docker compose version >/dev/null 2>&1; then dc="docker compose"; else dc=docker-compose; fi';
 
 function absolute(vars: Vars, name: string): string {
   const path = String(need(vars, name, ROLE));
