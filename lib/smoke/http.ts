@@ -1,7 +1,9 @@
 // HTTPS to the registry with only the deployment's CA trusted, connecting to the address the
-// preflight resolved (so DNS is asked once). Other hosts (a storage redirect) use the system's CAs.
+// preflight resolved (so DNS is asked once), for any port of its name (a token service beside
+// it). Other hosts (a storage redirect) use the system's CAs.
 import { Agent, request } from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { SmokeFailure } from './failure.ts';
 import type { Endpoint } from './preflight.ts';
 
 export interface Response {
@@ -40,7 +42,7 @@ export class Https {
   /** Sends one request, following up to 3 redirects; errors below HTTP keep node's code. */
   async send(req: Request, redirects = 3): Promise<Response> {
     const url = new URL(req.url);
-    const ours = url.hostname === this.endpoint.name && Number(url.port || 443) === this.endpoint.port;
+    const ours = url.hostname === this.endpoint.name;
     const res = await new Promise<Response>((resolve, reject) => {
       this.requests++;
       const r = request(
@@ -60,7 +62,7 @@ export class Https {
         },
       );
       r.on('timeout', () => r.destroy(new Error(`${req.method} ${url.pathname}: no answer within ${TIMEOUT_MS / 1000} s`)));
-      r.on('error', reject);
+      r.on('error', (err) => reject(failureOf(err as NodeJS.ErrnoException, req.method, url)));
       r.end(req.body);
     });
     const location = header(res, 'location');
@@ -82,4 +84,14 @@ export class Https {
 export function header(res: Response, name: string): string | undefined {
   const v = res.headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** An error below HTTP on a later request (a redirect's host, the token service), by its layer. */
+function failureOf(err: NodeJS.ErrnoException, method: string, url: URL): SmokeFailure {
+  const where = `${method} ${url.origin}${url.pathname}`;
+  const code = err.code ?? err.message;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new SmokeFailure('DNS', `${url.hostname} does not resolve (${code}) for ${where}`);
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) return new SmokeFailure('TCP', `${where}: ${code}`);
+  if (/CERT|SSL|TLS|SELF_SIGNED|ALTNAME/.test(code)) return new SmokeFailure('TLS', `${where}: ${code}`);
+  return new SmokeFailure('HTTP', `${where}: ${code}`);
 }
