@@ -83,7 +83,7 @@ t.test('ssh.mts tunnel: a request through it reaches the registry; Ctrl-C ends i
   t.match(out, /tunnel closed/);
 });
 
-const DATA = '/var/lib/docker-registry/docker';
+const DATA = '/var/lib/docker-registry';
 const exists = async (path: string) => (await labExec(lab, 'registry-1', `test -e ${path}`)).code === 0;
 
 t.test('purge refuses without the deployment name, or with another, and removes nothing', async (t) => {
