@@ -14,8 +14,8 @@ import { labUp, type LabInfo } from '../lib/lab/index.ts';
 import { loadRole, parseRunArgs, RUN_FLAGS_HELP, runCommand, type RunCommand } from '../lib/run/cli.ts';
 import { writePrivateFile } from '../lib/fs.ts';
 
-/** The site's roles, in the order they run. */
-const SITE_ROLES = ['bastion', 'proxy', 'registry'];
+/** The site's roles, in the order they run: the db host's (when the inventory has one) before the registries that use it. */
+const SITE_ROLES = ['bastion', 'postgres', 'redis', 'proxy', 'registry'];
 
 const LAB = {
   name: 'lab',

@@ -59,7 +59,7 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
   try {
     for (const role of roles) {
       const hosts = roleHosts(inv, role, limited);
-      if (hosts.length === 0 && !limited) emit({ type: 'warning', message: `role ${role.name}: no host matches "${role.hosts}"; skipped` });
+      if (hosts.length === 0 && !limited && !role.optional) emit({ type: 'warning', message: `role ${role.name}: no host matches "${role.hosts}"; skipped` });
       for (const h of hosts) {
         if (runs.has(h.name)) continue;
         const conn = pool.get(sshTargetOf(inv, h, opts.knownHostsFile ? { knownHostsFile: opts.knownHostsFile } : {}));

@@ -18,6 +18,8 @@ export interface Role {
   name: string;
   /** Host pattern (Ansible syntax) the role applies to, intersected with --limit. */
   hosts: string;
+  /** A part some deployments lack (e.g. the db host): skipped without a warning when no host matches. */
+  optional?: boolean;
   defaults?: Vars;
   /** Where its templates are (default: templates/<name>/ under the current directory). */
   templateDir?: string;
