@@ -3,12 +3,12 @@
 // and a backup the operator runs (`-t backup`).
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { Role, RoleContext } from '../../lib/run/types.ts';
 import { command, pkg, service, template, type Step } from '../../lib/steps/index.ts';
 import { loadedFiles } from '../shared/loaded.ts';
 import { tlsPaths, tlsSteps } from '../shared/tls.ts';
-import { need, needSecret, prepareDeployment } from '../shared/deployment.ts';
+import { need, needSecret } from '../shared/deployment.ts';
+import { dbHostRole, listenAddress } from '../shared/db-host.ts';
 import { groupHosts, GROUPS, HARBOR_DB, POSTGRES_PORT, privateAddress } from '../shared/topology.ts';
 
 const ROLE = 'postgres';
@@ -88,11 +88,7 @@ function backupSettings(vars: RoleContext['vars']): { dir: string; days: number 
 }
 
 const postgres: Role = {
-  name: ROLE,
-  hosts: GROUPS.database,
-  optional: true,
-  prepare: prepareDeployment,
-  templateDir: fileURLToPath(new URL('../../templates/postgres', import.meta.url)),
+  ...dbHostRole(ROLE),
   defaults: {
     /** Debian 12's; Ubuntu 22.04 has 14, 24.04 has 16. */
     postgres_version: '15',
@@ -100,10 +96,8 @@ const postgres: Role = {
     postgres_backup_keep_days: 7,
   },
   steps: (ctx) => {
-    if (ctx.facts.osFamily !== 'debian') throw new Error(`role ${ROLE}: uses Debian's postgresql packaging; ${ctx.facts.distribution} is not supported`);
+    const listen = listenAddress(ctx, ROLE, SERVICE);
     const version = versionOf(ctx.vars);
-    const listen = privateAddress(ctx.host);
-    if (!isIP(listen)) throw new Error(`role ${ROLE}: host ${ctx.host.name} needs private_ip (an address) to listen on`);
     const backup = backupSettings(ctx.vars);
     const conf = { owner: 'postgres', group: 'postgres', tags: ['config'] };
     const vars = { postgres_port: POSTGRES_PORT, postgres_db: HARBOR_DB.name, postgres_user: HARBOR_DB.user };

@@ -1,12 +1,11 @@
 // The db host's Redis (Debian's redis-server): Harbor's external Redis and the distribution
 // registry's blob-descriptor cache, on the private address only, with the vault's password.
-import { isIP } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { Role } from '../../lib/run/types.ts';
 import { command, pkg, service, template } from '../../lib/steps/index.ts';
 import { loadedFiles } from '../shared/loaded.ts';
-import { needSecret, prepareDeployment } from '../shared/deployment.ts';
-import { GROUPS, privateAddress, REDIS_PORT } from '../shared/topology.ts';
+import { needSecret } from '../shared/deployment.ts';
+import { dbHostRole, listenAddress } from '../shared/db-host.ts';
+import { REDIS_PORT } from '../shared/topology.ts';
 
 const ROLE = 'redis';
 const SERVICE = 'redis-server';
@@ -29,15 +28,9 @@ const loaded = loadedFiles({
 const waitReady = `i=0; until redis-cli -p ${REDIS_PORT} ping 2>&1 | grep -q -e PONG -e NOAUTH; do i=$((i+1)); [ $i -lt 40 ] || { echo "${SERVICE} does not answer; log tail:" >&2; tail -n 20 /var/log/redis/redis-server.log >&2; exit 1; }; sleep 0.25; done`;
 
 const redis: Role = {
-  name: ROLE,
-  hosts: GROUPS.database,
-  optional: true,
-  prepare: prepareDeployment,
-  templateDir: fileURLToPath(new URL('../../templates/redis', import.meta.url)),
+  ...dbHostRole(ROLE),
   steps: (ctx) => {
-    if (ctx.facts.osFamily !== 'debian') throw new Error(`role ${ROLE}: uses Debian's redis-server packaging; ${ctx.facts.distribution} is not supported`);
-    const listen = privateAddress(ctx.host);
-    if (!isIP(listen)) throw new Error(`role ${ROLE}: host ${ctx.host.name} needs private_ip (an address) to listen on`);
+    const listen = listenAddress(ctx, ROLE, SERVICE);
     const password = needSecret(ctx.vars, 'redis_password', ROLE);
     if (/[\x00-\x1f"\\]/.test(password.reveal())) throw new Error(`role ${ROLE}: vault redis_password holds a quote, backslash or control character; pick another`);
     return [
