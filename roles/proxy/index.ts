@@ -1,12 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { selectHosts } from '../../lib/inventory/limit.ts';
 import { roleVars, type Role, type RoleContext } from '../../lib/run/types.ts';
 import { command, pkg, service, template, type Step } from '../../lib/steps/index.ts';
 import { loadedFiles } from '../shared/loaded.ts';
 import { servesCurrentCert, tlsPaths, tlsSteps } from '../shared/tls.ts';
 import { verifyService } from '../shared/verify.ts';
 import { need, prepareDeployment } from '../shared/deployment.ts';
-import { GROUPS, privateAddress } from '../shared/topology.ts';
+import { groupHosts, GROUPS, privateAddress } from '../shared/topology.ts';
 import registry from '../registry/index.ts';
 import { apacheLayout, type ApacheLayout } from './apache.ts';
 
@@ -40,7 +39,7 @@ export function backends({ vars, inventory, extraVars }: RoleContext): Backend[]
     const member = `https://${String(vars.registry_backend)}`;
     return [{ route: 'registry_backend', url: `${member}/`, member, healthPath: '/v2/' }];
   }
-  return selectHosts(inventory, GROUPS.registry).map((h) => {
+  return groupHosts(inventory, GROUPS.registry).map((h) => {
     const hv = roleVars(registry, h, { extraVars });
     const port = Number(hv.registry_port);
     const member = `https://${privateAddress(h)}${port === 443 ? '' : `:${port}`}`;
@@ -111,6 +110,7 @@ const proxy: Role = {
     const apache = apacheLayout(ctx.facts, VHOST);
     const publicName = need<string>(ctx.vars, 'registry_public_name', ROLE);
     const members = backends(ctx);
+    if (members.length === 0) throw new Error(`role ${ROLE}: the inventory has no registry host to proxy to; add one to group ${GROUPS.registry} or set registry_backend`);
     const balanced = members.length > 1;
     return [
       pkg({ packages: [...apache.packages, 'openssl'], tags: ['packages'] }),
@@ -121,7 +121,7 @@ const proxy: Role = {
         mode: '0644',
         owner: 'root',
         group: 'root',
-        vars: { apache, tls: tlsPaths(), backends: members, balanced, balancer: BALANCER, manager_clients: selectHosts(ctx.inventory, GROUPS.registry).map(privateAddress) },
+        vars: { apache, tls: tlsPaths(), backends: members, balanced, balancer: BALANCER, manager_clients: groupHosts(ctx.inventory, GROUPS.registry).map(privateAddress) },
         tags: ['config'],
       }),
       ...debianEnable(apache),
