@@ -110,7 +110,7 @@ async function compare(tools: { hm: Tool; ansible: Tool }, lab: BenchLab, sample
  */
 async function compareSite(work: string, registries: number, samples: number): Promise<SiteRow> {
   const hm = harbormasterSite(work);
-  const row: SiteRow = { registries, hm: newSeries(), ansible: newSeries(), roundTrips: { hm: { exec: 0, sftp: 0 }, ansible: { exec: 0, sftp: 0 } } };
+  const row: SiteRow = { registries, hm: newSeries(), ansible: newSeries(), roundTrips: { hm: { exec: 0, sftp: 0 }, ansible: { exec: 0, sftp: 0 } }, npxRerun: [] };
   // Converged once, untimed, so that Ansible deploys the same certificate, users and secret.
   const prep = await freshSiteLab(work, registries, progress);
   await hm.run(prep);
@@ -131,6 +131,11 @@ async function compareSite(work: string, registries: number, samples: number): P
       series.first.push(first.seconds);
       series.rerun.push(rerun.seconds);
       if (i === 0) row.roundTrips[key === 'hm' ? 'hm' : 'ansible'] = mean([...rerun.roundTrips.values()]);
+      if (key === 'hm') {
+        const npx = await hm.run(lab, { npx: true });
+        checkSite('npx zx scripts/site.mts', 'no-op rerun', npx, hosts);
+        row.npxRerun.push(npx.seconds);
+      }
       progress(`  ${side.name}: first converge ${first.seconds.toFixed(2)} s, rerun ${rerun.seconds.toFixed(2)} s`);
     }
   }

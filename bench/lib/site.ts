@@ -24,7 +24,8 @@ export interface SiteRun {
 
 export interface SiteSide {
   name: string;
-  run(lab: LabInfo, opts?: { count?: boolean }): Promise<SiteRun>;
+  /** `npx`: harbormaster started by the README's command, `npx zx scripts/site.mts`, instead of bin/harbormaster.mjs. */
+  run(lab: LabInfo, opts?: { count?: boolean; npx?: boolean }): Promise<SiteRun>;
   endSample(): Promise<void>;
 }
 
@@ -45,12 +46,14 @@ export function harbormasterSite(work: string): HarbormasterSite {
   const dirs = { vault: path.join(work, 'site-vault.yaml'), password: path.join(work, 'site-vault.password'), certs: path.join(work, 'site-certs') };
   return {
     name: 'harbormaster',
-    async run(lab) {
+    async run(lab, opts = {}) {
       await writeFile(dirs.password, 'bench-site-vault\n', { mode: 0o600 });
-      const args = ['site', '-i', lab.inventoryFile, '--vault', dirs.vault, '--vault-password-file', dirs.password, '--certs-dir', dirs.certs, '--json'];
+      const args = ['-i', lab.inventoryFile, '--vault', dirs.vault, '--vault-password-file', dirs.password, '--certs-dir', dirs.certs, '--json'];
       const smoke = (await mustRun('site --help', process.execPath, [LAUNCHER, 'site', '--help'], { env: PLAIN })).stdout.includes('--skip-smoke');
       if (smoke) args.push('--skip-smoke'); // the bench compares converges; the smoke test is a push and pull
-      const r = await mustRun('bin/harbormaster.mjs site', process.execPath, [LAUNCHER, ...args], { cwd: REPO_DIR, env: PLAIN });
+      const r = opts.npx
+        ? await mustRun('npx zx scripts/site.mts', 'npx', ['zx', 'scripts/site.mts', ...args], { cwd: REPO_DIR, env: PLAIN })
+        : await mustRun('bin/harbormaster.mjs site', process.execPath, [LAUNCHER, 'site', ...args], { cwd: REPO_DIR, env: PLAIN });
       const recap = r.stdout
         .split('\n')
         .filter((l) => l.startsWith('{'))

@@ -41,7 +41,7 @@ function ticks(lo: number, hi: number): number[] {
   return out;
 }
 
-const fmt = (v: number) => (v >= 1 ? String(Number(v.toPrecision(3))) : v.toPrecision(2));
+const fmt = (v: number) => String(Number(v.toPrecision(3)));
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 export function scalingSvg(r: Results): string | undefined {
