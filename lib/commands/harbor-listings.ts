@@ -9,8 +9,7 @@ const GiB = (n: number): string => `${(n / 2 ** 30).toFixed(1)} GiB`;
 
 const info: Verb = async (s, args) => {
   needArgs(args, 0, 'info');
-  const client = await s.connect();
-  try {
+  return s.withHarbor(async ({ client }) => {
     const [sys, health, volume] = await Promise.all([client.systeminfo(), client.health(), client.volumes()]);
     const rows: [string, unknown][] = [
       ['url', client.url],
@@ -28,43 +27,32 @@ const info: Verb = async (s, args) => {
       ...(health.components ?? []).map((c): [string, unknown] => [`  ${c.name}`, c.error ? `${c.status}: ${c.error}` : c.status]),
     ];
     s.say(table(rows.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => [`${k}:`, String(v)])));
-  } finally {
-    client.close();
-  }
+  });
 };
 
 const users: Verb = async (s, args) => {
   needArgs(args, 0, 'users');
-  const client = await s.connect();
-  try {
+  return s.withHarbor(async ({ client }) => {
     const list = await client.listUsers();
     s.say(table(list.map((u) => [u.username, u.user_id, yesNo(u.sysadmin_flag), u.email, u.realname, date(u.creation_time)]), ['USER', 'ID', 'ADMIN', 'EMAIL', 'REAL NAME', 'CREATED']));
-  } finally {
-    client.close();
-  }
+  });
 };
 
 const projects: Verb = async (s, args) => {
   needArgs(args, 0, 'projects');
-  const client = await s.connect();
-  try {
+  return s.withHarbor(async ({ client }) => {
     const list = await client.listProjects();
     s.say(table(list.map((p) => [p.name, p.project_id, yesNo(p.metadata?.public === 'true'), p.owner_name, p.repo_count ?? 0, date(p.creation_time)]), ['PROJECT', 'ID', 'PUBLIC', 'OWNER', 'REPOS', 'CREATED']));
-  } finally {
-    client.close();
-  }
+  });
 };
 
 const members: Verb = async (s, args) => {
   const [project] = needArgs(args, 1, 'members PROJECT');
-  const client = await s.connect();
-  try {
+  return s.withHarbor(async ({ client }) => {
     if (!(await client.getProject(project!))) throw new UserError(`project ${project} not found in Harbor at ${client.url}: add it with project add ${project}`);
     const list = await client.listMembers(project!);
     s.say(table(list.map((m) => [m.entity_name, m.entity_type === 'g' ? 'group' : 'user', m.role_name ?? roleName(m.role_id), m.id]), ['MEMBER', 'TYPE', 'ROLE', 'ID']));
-  } finally {
-    client.close();
-  }
+  });
 };
 
 export const listings: Record<string, Verb> = { info, users, projects, members };

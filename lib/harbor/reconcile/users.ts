@@ -20,7 +20,7 @@ export function planUsers(ctx: ReconcileContext, want: Record<string, UserSpec>,
     const profile = { email: spec.email, realname: spec.realname, comment: spec.comment };
     if (!user) {
       const email = spec.email ?? defaultEmail(name, client.url);
-      const diffs = diffAttrs({}, { admin: spec.admin, email, realname: spec.realname ?? name });
+      const diffs = diffAttrs({}, { admin: spec.admin, email, realname: spec.realname ?? name, password: `in the vault as ${userPasswordKey(name)}` });
       out.push(
         entry('user', name, 'create', diffs, async () => {
           const password = await keptOrNewSecret(ctx.secrets, userPasswordKey(name));
