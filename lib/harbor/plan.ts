@@ -129,7 +129,7 @@ export async function applyPlan(entries: PlanEntry[], opts: { host: string; chec
     }
     recap[status]++;
     if (status === 'changed') recap.ok++;
-    sink({ type: 'step', role: 'harbor', host, step: `${e.kind} ${e.name}`, kind: `harbor ${e.kind}`, handler: false, status, summary: summary(e) || undefined, error, ms: performance.now() - t0 });
+    sink({ type: 'step', role: 'harbor', host, step: `${e.kind} ${e.name}`, kind: `harbor ${e.kind}`, handler: false, status, summary: (status !== 'failed' && summary(e)) || undefined, error, ms: performance.now() - t0 });
     if (status === 'failed') break;
   }
   sink({ type: 'recap', hosts: { [host]: recap }, wallMs: performance.now() - started, check });

@@ -7,6 +7,8 @@ import t from 'tap';
 import { HarborClient, meetsHarborPolicy } from '../../lib/harbor/index.ts';
 import { Secret } from '../../lib/secret.ts';
 import { VaultFile } from '../../lib/vault/index.ts';
+import { exitCodeOf } from '../../lib/cli.ts';
+import { main } from '../../lib/commands/harbor.ts';
 import { runScript } from '../helpers/cli.ts';
 import { startHarborMock, type HarborMock } from '../helpers/harbor-mock.ts';
 
@@ -52,8 +54,18 @@ async function harbor(...args: string[]) {
   printed.push(result.stdout, result.stderr);
   return result;
 }
+/** The command in this process (its main(ctx) holds no module state), as runMain would report it. */
+async function inProcess(...args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const out = { write: (text: string) => (stdout += text) };
+  const err = { write: (text: string) => (stderr += text) };
+  const code = await exitCodeOf('harbor', () => main({ args, out, err }), err);
+  printed.push(stdout, stderr);
+  return { code, stdout, stderr };
+}
 /** Against the mock with the deployment's vault and certs dir (the CA found there by default). */
-const run = (...args: string[]) => harbor(...args, '--url', mock.url, '--certs-dir', certs, '--vault', vault, '--vault-password-file', passwordFile);
+const run = (...args: string[]) => inProcess(...args, '--url', mock.url, '--certs-dir', certs, '--vault', vault, '--vault-password-file', passwordFile);
 
 async function vaultKey(key: string): Promise<string | undefined> {
   return (await VaultFile.open(vault, new Secret(VAULT_PASSWORD))).get(key)?.reveal();
@@ -228,9 +240,13 @@ t.test('errors are one line on stderr, exit 1', async (t) => {
   oneLine(await run('members', 'ghost'), /^harbor: project ghost not found in Harbor at https:\/\/127\.0\.0\.1:\d+: add it with project add ghost$/);
   oneLine(await run('project', 'rm', 'library', 'extra'), /^harbor: usage: project rm NAME/);
   await run('project', 'add', 'pro2');
-  oneLine(await run('member', 'add', 'pro2', 'nobody'), /^harbor: user nobody not found in Harbor at .*: add it with user add nobody$/);
+  oneLine(await run('member', 'add', 'pro2', 'nobody'), /^harbor: member nobody in pro2: user nobody not found in Harbor at .*: add it with user add nobody \(or under harbor\.users\)$/);
   oneLine(await run('member', 'add', 'pro2', 'admin', '--role', 'owner'), /^harbor: unknown role "owner"/);
-  oneLine(await run('project', 'add', 'Bad_Name'), /^harbor: create project Bad_Name: Harbor answered HTTP 400: BAD_REQUEST: project name is not in lower case/);
+  const refused = await run('project', 'add', 'Bad_Name');
+  t.equal(refused.code, 2, "Harbor's refusal is a failed object, as a failed step: exit 2");
+  t.match(steps(refused.stdout), ['failed | project Bad_Name']);
+  t.match(refused.stdout, /^ +create project Bad_Name: Harbor answered HTTP 400: BAD_REQUEST: project name is not in lower case/m);
+  t.match(recap(refused.stdout), { failed: 1 });
   oneLine(await run('plan', '--spec', join(dir, 'nope.yaml')), /^harbor: .*nope\.yaml: spec file not found$/);
   oneLine(await run('robot', 'rotate', 'ghost', '--spec', join(dir, 'harbor.yaml')), /^harbor: robot ghost is not in the spec/);
   oneLine(await run('project', 'add', 'pro3', '--storage-limit', '10G'), /^harbor: --storage-limit "10G": give bytes/);
