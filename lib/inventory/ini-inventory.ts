@@ -43,7 +43,8 @@ export function parseIniInventory(file: string, text: string, draft: InventoryDr
       }
       return;
     }
-    if (line.startsWith('[') && line.endsWith(']')) {
+    // A host line may start with '[' only for a bracketed IPv6 address ([fe80::1]:2222).
+    if (line.startsWith('[') && !/^\[[0-9a-fA-F:.]+\](?::\d+)?(?:\s|$)/.test(line)) {
       throw inputError(file, at.line, `invalid section header ${line}: use [group], [group:vars] or [group:children] without spaces`);
     }
     if (state === 'hosts') parseHostLine(line, group, at, draft);

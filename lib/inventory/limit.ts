@@ -7,13 +7,15 @@ import type { Host, Inventory } from './types.ts';
  * host or group names; lists separated by `,` (or `:`); `!x` excludes, `&x` intersects (applied
  * after the plain terms, so `!x` alone means all but x); `*`, `?` and `[abc]` wildcards match
  * group and host names; `~regex`; `group[0]`, `group[1:3]`, `group[-1]` pick by position.
- * A term that matches nothing, or a pattern that leaves no host, is a UserError naming it.
+ * Only no pattern or `all` means every host: a pattern that parses to nothing, holds an empty
+ * term (a stray `,` or `:`) or a stray bracket, a term that matches nothing, or a pattern that
+ * leaves no host is a UserError naming it. A typo in a safety flag never widens a run.
  */
 export function selectHosts(inv: Inventory, pattern?: string): Host[] {
   const all = [...inv.hosts.values()];
-  if (pattern === undefined || pattern.trim() === '' || pattern.trim() === 'all') return all;
+  if (pattern === undefined || pattern.trim() === 'all') return all;
   const terms = splitPattern(pattern);
-  const bare = terms.find((t) => t === '!' || t === '&');
+  const bare = terms.find((t) => ['!', '&', '~', '!~', '&~'].includes(t));
   if (bare) throw new UserError(`host pattern '${pattern}': '${bare}' names nothing`);
   const plain = terms.filter((t) => !t.startsWith('!') && !t.startsWith('&'));
   let chosen = new Set<Host>(plain.length ? [] : all);
@@ -28,14 +30,39 @@ export function selectHosts(inv: Inventory, pattern?: string): Host[] {
   return result;
 }
 
-/** Ansible's split: commas if there are any, else colons outside `[...]` (a lone IPv6 address stays whole). */
+/**
+ * Ansible's split: commas if there are any, else colons outside `[...]` (a lone IPv6 address
+ * stays whole). Unlike Ansible, which drops what it cannot read, an empty term or an unbalanced
+ * bracket is an error: `-l '['` or `-l ' , '` must not quietly mean every host.
+ */
 export function splitPattern(pattern: string): string[] {
-  const parts = pattern.includes(',')
-    ? pattern.split(',')
-    : /^[0-9a-fA-F]*:[0-9a-fA-F]*:[0-9a-fA-F:.]*$/.test(pattern.trim())
-      ? [pattern]
-      : (pattern.match(/(?:[^\s:[\]]|\[[^\]]*\])+/g) ?? []);
-  return parts.map((p) => p.trim()).filter(Boolean);
+  const text = pattern.trim();
+  const parts = text.includes(',') ? text.split(',') : IPV6.test(text) ? [text] : splitOutsideBrackets(text);
+  const terms = parts.map((p) => p.trim());
+  const problem = terms.some((t) => !t) ? `has an empty term (a stray ',' or ':')` : strayBracket(terms);
+  if (problem) throw new UserError(`host pattern '${pattern}' ${problem}: give host or group names, e.g. web,db or web:!db`);
+  return terms;
+}
+
+const IPV6 = /^[0-9a-fA-F]*:[0-9a-fA-F]*:[0-9a-fA-F:.]*$/;
+
+/** `a:b[1:2]:c` → a, b[1:2], c (an unclosed `[` keeps the rest, for strayBracket to refuse). */
+function splitOutsideBrackets(text: string): string[] {
+  const parts = [''];
+  let depth = 0;
+  for (const c of text) {
+    if (c === '[') depth++;
+    else if (c === ']') depth--;
+    if (c === ':' && depth <= 0) parts.push('');
+    else parts[parts.length - 1] += c;
+  }
+  return parts;
+}
+
+/** Brackets outside a regex must pair up around something: `web[0]`, `web[1:3]`, `w[ae]b`. */
+function strayBracket(terms: string[]): string | undefined {
+  const bad = terms.find((t) => !/^[!&]?~/.test(t) && !/^(?:[^[\]]|\[[^[\]]+\])*$/.test(t.replace(/^[!&]/, '')));
+  return bad === undefined ? undefined : `has a stray bracket in '${bad}'`;
 }
 
 function matchTerm(inv: Inventory, term: string, pattern: string): Host[] {

@@ -6,6 +6,7 @@ import { importUrl, PROJECT_ROOT } from '../compiled.ts';
 import { UserError } from '../errors.ts';
 import { loadRunInventory, passwordSource, type PasswordSource } from '../inventory/vaulted.ts';
 import type { Inventory } from '../inventory/types.ts';
+import { splitPattern } from '../inventory/limit.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import { DEFAULT_VAULT_FILE, VaultFile } from '../vault/index.ts';
 import { parseVaultIdFlag } from '../vault/password.ts';
@@ -100,8 +101,19 @@ export interface RunCommand {
   help: boolean;
 }
 
-const list = (v: string | undefined): string[] | undefined =>
-  v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+/**
+ * A comma list of tags. Empty entries or odd characters are refused: `-t ' , '` must not mean
+ * "every step", nor `--skip-tags ' , '` "skip nothing".
+ */
+function tagList(flag: string, v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const tags = v.split(',').map((s) => s.trim());
+  const bad = tags.find((tag) => !/^[\w.-]+$/.test(tag));
+  if (bad !== undefined) {
+    throw new UserError(`${flag} '${v}': ${bad ? `'${bad}' is not a tag name` : 'has an empty entry'} (give tag names separated by commas: letters, digits, _ . -)`);
+  }
+  return tags;
+}
 
 /** The FILE of `--vault-id ID@FILE` (the id names the vault; one password serves a run). */
 function passwordFileOf(flag: string | undefined, alsoFile: boolean): string | undefined {
@@ -118,6 +130,7 @@ export function parseRunArgs(args: string[]): RunCommand {
   const v = parsed.values;
   const forks = v.forks === undefined ? 10 : Number(v.forks);
   if (!Number.isInteger(forks) || forks < 1) throw new UserError(`--forks "${v.forks}": give a whole number of at least 1`);
+  if (v.limit !== undefined) splitPattern(v.limit); // runners treat '' as no limit: refuse it here
   const fromVaultId = passwordFileOf(v['vault-id'], v['vault-password-file'] !== undefined);
   const hkc = (v['host-key-checking'] ?? 'strict') as HostKeyChecking;
   if (!['strict', 'accept-new', 'off'].includes(hkc)) {
@@ -135,8 +148,8 @@ export function parseRunArgs(args: string[]): RunCommand {
     options: {
       check: Boolean(v.check),
       diff: Boolean(v.diff),
-      tags: list(v.tags),
-      skipTags: list(v['skip-tags']),
+      tags: tagList('--tags', v.tags),
+      skipTags: tagList('--skip-tags', v['skip-tags']),
       startAt: v['start-at'],
       forks,
       limit: v.limit,

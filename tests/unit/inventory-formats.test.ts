@@ -79,6 +79,7 @@ t.test('INI: ranges, ports, comments, Python literal values, ungrouped hosts, ch
       '[db]',
       'db-[a:c]:5433 ansible_user=pg',
       'node[0:10:5]',
+      '[fe80::1]:2222 ansible_user=v6',
       "quoted ansible_ssh_common_args='-o ProxyCommand=\"ssh -W %h:%p -q centos@bastion\"' spaced=\"a b\"",
       'typed n=22 f=1.5 t=True no=None yes=yes list=[1,2] d="{\'k\': \'v\'}" octal=0644 ip=10.0.0.1',
       '[site:children]',
@@ -92,7 +93,8 @@ t.test('INI: ranges, ports, comments, Python literal values, ungrouped hosts, ch
   });
   const inv = await loadInventory(join(dir, 'hosts'));
   t.same(inv.groups.get('ungrouped')!.hosts, ['loose1', 'web01', 'web02', 'web03'], 'hosts before any section');
-  t.same(inv.groups.get('db')!.hosts, ['db-a', 'db-b', 'db-c', 'node0', 'node5', 'node10', 'quoted', 'typed']);
+  t.same(inv.groups.get('db')!.hosts, ['db-a', 'db-b', 'db-c', 'node0', 'node5', 'node10', 'fe80::1', 'quoted', 'typed']);
+  t.same(vars(inv, 'fe80::1'), { ansible_port: 2222, ansible_user: 'v6', site_name: 'main site' }, 'a host line may start with [ for IPv6');
   t.same(vars(inv, 'web02'), { role: 'web' }, 'comment after a host line ignored');
   t.same(vars(inv, 'db-b'), { ansible_port: 5433, ansible_user: 'pg', site_name: 'main site' });
   t.equal(vars(inv, 'quoted')!.ansible_ssh_common_args, '-o ProxyCommand="ssh -W %h:%p -q centos@bastion"');

@@ -33,7 +33,6 @@ t.test('every pattern form selects the right hosts, in inventory order', async (
   const everyone = ['lone', 'db1', 'db2', 'web3', 'web1', 'web2'];
   const cases: [string | undefined, string[], string][] = [
     [undefined, everyone, 'no pattern'],
-    ['', everyone, 'empty pattern'],
     ['all', everyone, 'all'],
     ['*', everyone, 'a lone wildcard'],
     ['web', ['web3', 'web1', 'web2'], 'a group'],
@@ -69,7 +68,28 @@ t.test('splitting: commas first, colons outside brackets, a lone IPv6 address st
   t.same(splitPattern('a:b:&c:!d'), ['a', 'b', '&c', '!d']);
   t.same(splitPattern('a[1:2]:b'), ['a[1:2]', 'b']);
   t.same(splitPattern('fe80::1'), ['fe80::1']);
-  t.same(splitPattern('a, b ,,c'), ['a', 'b', 'c']);
+  t.same(splitPattern(' a, b ,c '), ['a', 'b', 'c']);
+});
+
+t.test('a pattern that parses to nothing, or holds a stray bracket or colon, is an error, never "all"', async (t) => {
+  const hint = 'give host or group names, e.g. web,db or web:!db';
+  const cases: [string, string][] = [
+    ['[', `host pattern '[' has a stray bracket in '[': ${hint}`],
+    [']', `host pattern ']' has a stray bracket in ']': ${hint}`],
+    ['web[', `host pattern 'web[' has a stray bracket in 'web[': ${hint}`],
+    ['web]:db', `host pattern 'web]:db' has a stray bracket in 'web]': ${hint}`],
+    ['web[]', `host pattern 'web[]' has a stray bracket in 'web[]': ${hint}`],
+    [':', `host pattern ':' has an empty term (a stray ',' or ':'): ${hint}`],
+    ['web:', `host pattern 'web:' has an empty term (a stray ',' or ':'): ${hint}`],
+    [':web', `host pattern ':web' has an empty term (a stray ',' or ':'): ${hint}`],
+    [' , ', `host pattern ' , ' has an empty term (a stray ',' or ':'): ${hint}`],
+    ['web,,db', `host pattern 'web,,db' has an empty term (a stray ',' or ':'): ${hint}`],
+    ['', `host pattern '' has an empty term (a stray ',' or ':'): ${hint}`],
+    ['   ', `host pattern '   ' has an empty term (a stray ',' or ':'): ${hint}`],
+    ['~', "host pattern '~': '~' names nothing"],
+    ['web:!~', "host pattern 'web:!~': '!~' names nothing"],
+  ];
+  for (const [pattern, message] of cases) t.equal(await userError(t, () => names(pattern)), message, `-l '${pattern}'`);
 });
 
 t.test('a pattern that matches nothing is an error naming it', async (t) => {
@@ -80,5 +100,5 @@ t.test('a pattern that matches nothing is an error naming it', async (t) => {
   t.equal(await userError(t, () => names('web:&db')), `host pattern 'web:&db' matched no hosts in ${file}`, 'an empty intersection');
   t.equal(await userError(t, () => names('web[3]')), `host pattern 'web[3]': 'web[3]' selects past its 3 host(s)`);
   t.equal(await userError(t, () => names('~(')), `host pattern '~(': '~(' is not a valid pattern`);
-  t.equal(await userError(t, () => names('web,,!')), `host pattern 'web,,!': '!' names nothing`);
+  t.equal(await userError(t, () => names('web,!')), `host pattern 'web,!': '!' names nothing`);
 });

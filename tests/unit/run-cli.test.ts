@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadRole } from '../../lib/run/cli.ts';
+import { loadRole, parseRunArgs } from '../../lib/run/cli.ts';
+import { userError } from '../fixtures/inventory/helpers.ts';
 import { loadRunInventory, passwordSource } from '../../lib/inventory/vaulted.ts';
 import { isSecret, redact } from '../../lib/secret.ts';
 
@@ -62,4 +63,17 @@ t.test("from another directory: its own roles first, else this project's, templa
   const demo = await loadRole('demo');
   t.equal(demo.templateDir, join(repo, 'templates', 'demo'), "the project's demo role, with its templates");
   await t.rejects(loadRole('nope'), new RegExp(`role nope: neither ${bench}/roles/nope/index\\.ts nor ${repo}/roles/nope/index\\.ts exists`));
+});
+
+t.test('a --limit, --tags or --skip-tags that parses to nothing is an error naming it, never "all"', async (t) => {
+  const tagHint = '(give tag names separated by commas: letters, digits, _ . -)';
+  t.equal(await userError(t, () => parseRunArgs(['-l', ''])), "host pattern '' has an empty term (a stray ',' or ':'): give host or group names, e.g. web,db or web:!db");
+  t.equal(await userError(t, () => parseRunArgs(['-l', '['])), "host pattern '[' has a stray bracket in '[': give host or group names, e.g. web,db or web:!db");
+  t.equal(await userError(t, () => parseRunArgs(['-t', ' , '])), `--tags ' , ': has an empty entry ${tagHint}`);
+  t.equal(await userError(t, () => parseRunArgs(['--tags', ''])), `--tags '': has an empty entry ${tagHint}`);
+  t.equal(await userError(t, () => parseRunArgs(['--skip-tags', 'tls,'])), `--skip-tags 'tls,': has an empty entry ${tagHint}`);
+  t.equal(await userError(t, () => parseRunArgs(['-t', 'tls:config'])), `--tags 'tls:config': 'tls:config' is not a tag name ${tagHint}`);
+  t.equal(await userError(t, () => parseRunArgs(['-t', '[tls]'])), `--tags '[tls]': '[tls]' is not a tag name ${tagHint}`);
+  const ok = parseRunArgs(['-l', 'web:!db', '-t', 'tls, config', '--skip-tags', 'service']);
+  t.same([ok.options.limit, ok.options.tags, ok.options.skipTags], ['web:!db', ['tls', 'config'], ['service']]);
 });
