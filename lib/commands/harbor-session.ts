@@ -119,7 +119,7 @@ export class HarborSession {
     }
   }
 
-  /** The spec: --spec FILE, else the registry hosts' `harbor:` (and `harbor_config`) from the inventory. */
+  /** The spec: --spec FILE, else the registry hosts' `harbor:` from the inventory. */
   async spec(): Promise<HarborSpec> {
     const file = this.flags.spec;
     if (file) {
@@ -134,10 +134,10 @@ export class HarborSession {
       return parseHarborSpec(raw, file);
     }
     const vars = (await this.registryHosts())[0]?.vars ?? {};
-    if (vars.harbor === undefined && vars.harbor_config === undefined) {
+    if (vars.harbor === undefined) {
       throw new UserError(`${this.flags.inventory}: the registry hosts have no harbor: variable: declare it in group_vars (README: Harbor as code) or pass --spec FILE`);
     }
-    return parseHarborSpec(vars.harbor, `${this.flags.inventory} (harbor:)`, vars.harbor_config);
+    return parseHarborSpec(vars.harbor, `${this.flags.inventory} (harbor:)`);
   }
 
   /** Runs planned entries through the reporter: check mode with --check, else for real. */

@@ -39,8 +39,8 @@ export const USAGE = `usage: npx zx scripts/harbor.mts COMMAND [options]
                                     on every registry host over SSH (-i): docker compose ps / stop /
                                     start / both; reconfigure = down, ./prepare, up -d (after editing
                                     harbor.yml by hand); starts wait until /api/v2.0/health is healthy
-The spec is the inventory's \`harbor:\` variable (group_vars of the registry hosts; \`harbor_config\`
-beside it for the system configuration), or the YAML file given with --spec (README: Harbor as code).
+The spec is the inventory's \`harbor:\` variable (group_vars of the registry hosts), or the YAML file
+given with --spec (README: Harbor operations).
 options:
   -C, --check                  report what would change, change nothing
   --spec FILE                  the spec to plan and apply (default: the inventory's harbor:)

@@ -83,8 +83,6 @@ export interface HarborSpec {
   projects?: Record<string, ProjectSpec>;
   robots?: Record<string, RobotSpec>;
   gc?: GcSpec;
-  /** Harbor's system configuration keys (harbor_config), checked by configurations.ts. */
-  config?: Record<string, unknown>;
 }
 
 const RETAIN: Record<string, string> = {
@@ -100,7 +98,7 @@ const UNITS: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2
 const CRON6 = /^\S+( \S+){5}$/;
 
 /** Reads the spec at `source` (a file or "the inventory's harbor:"), failing on the first bad key. */
-export function parseHarborSpec(raw: unknown, source: string, config?: unknown): HarborSpec {
+export function parseHarborSpec(raw: unknown, source: string): HarborSpec {
   const fail = (at: string, what: string): never => {
     throw new UserError(`${source}: ${at}: ${what}`);
   };
@@ -219,7 +217,7 @@ export function parseHarborSpec(raw: unknown, source: string, config?: unknown):
     return { absent: bool(r.absent, `${at}.absent`), project: projectName, description: text(r.description, `${at}.description`) ?? '', duration, disabled: bool(r.disabled, `${at}.disabled`) ?? false, permissions };
   };
 
-  const top = keys(map(raw ?? {}, 'harbor'), 'harbor', ['users', 'projects', 'robots', 'gc', 'config']);
+  const top = keys(map(raw ?? {}, 'harbor'), 'harbor', ['users', 'projects', 'robots', 'gc']);
   const each = <T>(v: unknown, at: string, one: (x: unknown, where: string) => T) =>
     v === undefined ? undefined : Object.fromEntries(Object.entries(map(v, at)).map(([name, x]) => [name, one(x, `${at}.${name}`)]));
   let gc: GcSpec | undefined;
@@ -227,12 +225,10 @@ export function parseHarborSpec(raw: unknown, source: string, config?: unknown):
     const g = keys(map(top.gc, 'harbor.gc'), 'harbor.gc', ['schedule', 'delete_untagged', 'workers']);
     gc = { ...schedule(g.schedule, 'harbor.gc.schedule'), delete_untagged: bool(g.delete_untagged, 'harbor.gc.delete_untagged'), workers: int(g.workers, 'harbor.gc.workers', 1) };
   }
-  const cfg = top.config ?? config;
   return {
     users: each(top.users, 'harbor.users', user),
     projects: each(top.projects, 'harbor.projects', project),
     robots: each(top.robots, 'harbor.robots', robot),
     gc,
-    config: cfg === undefined ? undefined : map(cfg, top.config === undefined ? 'harbor_config' : 'harbor.config'),
   };
 }

@@ -229,6 +229,23 @@ t.test('plan and apply a --spec file; apply then plan shows nothing; --json even
   t.equal(mock.robotSecret('robot$web+deploy'), rotated, 'Harbor has the vault one');
 });
 
+t.test("without --spec, the spec is the registry hosts' harbor: from the inventory's group_vars", async (t) => {
+  const inv = join(dir, 'spec-inv');
+  await mkdir(join(inv, 'group_vars'), { recursive: true });
+  await writeFile(join(inv, 'hosts.yaml'), 'all:\n  children:\n    registry:\n      hosts:\n        registry-1: { ansible_host: 127.0.0.1 }\n');
+  await writeFile(join(inv, 'group_vars', 'registry.yaml'), 'harbor:\n  projects:\n    from-inventory: { public: true }\n');
+  const r = await run('plan', '-i', join(inv, 'hosts.yaml'));
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^ {2}\+ project from-inventory\n {6}public: true\n/m);
+  t.match(r.stdout, /^ {2}\? project library: not in the spec: kept/m);
+  await writeFile(join(inv, 'group_vars', 'registry.yaml'), 'harbor:\n  projects:\n    p: { public: maybe }\n');
+  const bad = await run('plan', '-i', join(inv, 'hosts.yaml'));
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /^harbor: .*hosts\.yaml \(harbor:\): harbor\.projects\.p\.public: expected true or false, got "maybe"\n$/);
+  await writeFile(join(inv, 'group_vars', 'registry.yaml'), 'other: 1\n');
+  t.match((await run('plan', '-i', join(inv, 'hosts.yaml'))).stderr, /^harbor: .*hosts\.yaml: the registry hosts have no harbor: variable: declare it in group_vars .* or pass --spec FILE\n$/);
+});
+
 t.test('errors are one line on stderr, exit 1', async (t) => {
   const oneLine = (r: { code: number; stdout: string; stderr: string }, pattern: RegExp) => {
     t.equal(r.code, 1, 'exit 1');

@@ -208,7 +208,7 @@ t.test('a failure stops the run: reported as failed, the rest not run, then the 
 
 t.test('a bad spec is one line naming the source and the key', async (t) => {
   const bad: [unknown, RegExp][] = [
-    [{ projets: {} }, /^test spec: harbor\.projets: unknown key \(known: users, projects, robots, gc, config\)$/],
+    [{ projets: {} }, /^test spec: harbor\.projets: unknown key \(known: users, projects, robots, gc\)$/],
     [{ users: { bob: { admin: 'yes' } } }, /^test spec: harbor\.users\.bob\.admin: expected true or false, got "yes"$/],
     [{ projects: { p: { severity: 'severe' } } }, /^test spec: harbor\.projects\.p\.severity: expected one of none, low, medium, high, critical/],
     [{ projects: { p: { members: { bob: 'owner' } } } }, /^test spec: harbor\.projects\.p\.members\.bob: expected one of projectAdmin/],
