@@ -16,8 +16,8 @@ import { writePrivateFile } from '../lib/fs.ts';
 import { smokeDeployment } from '../lib/commands/smoke.ts';
 import { DEFAULT_VAULT_FILE } from '../lib/vault/index.ts';
 
-/** The site's roles, in the order they run. */
-const SITE_ROLES = ['bastion', 'proxy', 'registry'];
+/** The site's roles, in the order they run: the db host's (when the inventory has one) before the registries that use it. */
+const SITE_ROLES = ['bastion', 'postgres', 'redis', 'proxy', 'registry'];
 
 const LAB = {
   name: 'lab',

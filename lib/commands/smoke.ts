@@ -9,12 +9,8 @@ import { DEFAULT_CERTS_DIR, readIfExists, registryPublicName } from '../pki/inde
 import { humanReporter, jsonReporter, type Output } from '../run/report.ts';
 import { runSmoke, type Credentials, type Endpoint } from '../smoke/index.ts';
 import { DEFAULT_VAULT_FILE, VaultFile } from '../vault/index.ts';
+import type { CommandContext } from './harbor-session.ts';
 
-export interface CommandContext {
-  args: string[];
-  stdout: Output;
-  stderr: Output;
-}
 
 export const SMOKE_FLAGS = {
   inventory: { type: 'string', short: 'i', default: 'inventory/lab.yaml' },
@@ -122,7 +118,7 @@ export async function smokeDeployment(target: SmokeTarget, out: { stdout: Output
 
 export async function main(ctx: CommandContext): Promise<number> {
   const { values: v, positionals } = parseFlags({ args: ctx.args, options: SMOKE_FLAGS, allowPositionals: true });
-  if (v.help) return void ctx.stdout.write(SMOKE_USAGE + '\n'), 0;
+  if (v.help) return void ctx.out.write(SMOKE_USAGE + '\n'), 0;
   if (positionals.length) throw new UserError(`unexpected argument "${positionals[0]}"; see --help`);
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(v.tag)) throw new UserError(`--tag ${v.tag}: letters, digits, _ . - (up to 128)`);
   return smokeDeployment(
@@ -139,6 +135,6 @@ export async function main(ctx: CommandContext): Promise<number> {
       tag: v.tag,
       json: Boolean(v.json),
     },
-    ctx,
+    { stdout: ctx.out, stderr: ctx.err },
   );
 }

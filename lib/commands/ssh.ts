@@ -17,7 +17,7 @@ import type { Inventory } from '../inventory/types.ts';
 import { loadRunInventory, passwordSource } from '../inventory/vaulted.ts';
 import { registryPublicName } from '../pki/index.ts';
 import { redact } from '../secret.ts';
-import type { CommandContext } from './smoke.ts';
+import type { CommandContext } from './harbor-session.ts';
 
 export const SSH_FLAGS = {
   inventory: { type: 'string', short: 'i', default: 'inventory/lab.yaml' },
@@ -89,8 +89,8 @@ async function tunnel(ctx: CommandContext, inv: Inventory, name: string | undefi
   const host = name ? hostOf(inv, name) : registries[0];
   if (!host) throw new UserError(`${inv.file}: no registry host to tunnel to: name one (ssh.mts tunnel HOST)`);
   const publicName = registryPublicName(registries, inv.file);
-  const t = await openTunnel(inv, host, Number(portFlag), (m) => ctx.stderr.write(redact(`warning: ${m}\n`)));
-  ctx.stdout.write(
+  const t = await openTunnel(inv, host, Number(portFlag), (m) => ctx.err.write(redact(`warning: ${m}\n`)));
+  ctx.out.write(
     `tunnel: 127.0.0.1:${t.port} -> ${t.reaches}\n` +
       `open https://${publicName}:${t.port}/ (the certificate's name: put "127.0.0.1 ${publicName}" in /etc/hosts and trust the deployment's ca.crt)\n` +
       'Ctrl-C to stop\n',
@@ -100,22 +100,22 @@ async function tunnel(ctx: CommandContext, inv: Inventory, name: string | undefi
     process.once('SIGTERM', done);
   });
   await t.close();
-  ctx.stdout.write('tunnel closed\n');
+  ctx.out.write('tunnel closed\n');
   return 0;
 }
 
 export async function main(ctx: CommandContext): Promise<number> {
   const { values, positionals, remote } = parse(ctx.args);
-  if (values.help) return void ctx.stdout.write(SSH_USAGE + '\n'), 0;
+  if (values.help) return void ctx.out.write(SSH_USAGE + '\n'), 0;
   const [what, arg, ...extra] = positionals;
   if (!what) throw new UserError('name a host, or tunnel or config: see --help');
   if (extra.length || (what === 'config' && arg)) throw new UserError(`unexpected argument "${extra[0] ?? arg}"; see --help`);
   const inv = await inventory(values);
   if (what === 'config') {
     const text = sshConfigText(inv, knownHosts(values));
-    if (!values.output) return void ctx.stdout.write(text), 0;
+    if (!values.output) return void ctx.out.write(text), 0;
     await writePrivateFile(values.output, text);
-    ctx.stderr.write(`wrote ${values.output}: ssh -F ${values.output} HOST\n`);
+    ctx.err.write(`wrote ${values.output}: ssh -F ${values.output} HOST\n`);
     return 0;
   }
   if (what === 'tunnel') return tunnel(ctx, inv, arg, values.port);

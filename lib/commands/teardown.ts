@@ -6,8 +6,8 @@ import { selectHosts } from '../inventory/limit.ts';
 import { loadRunInventory, type PasswordSource } from '../inventory/vaulted.ts';
 import { registryPublicName } from '../pki/index.ts';
 import { askLine } from '../prompt.ts';
-import { humanReporter, jsonReporter, type Output } from '../run/report.ts';
 import { runRoles } from '../run/runner.ts';
+import type { EventSink } from '../run/types.ts';
 import { teardownRole, type TeardownVerb } from '../../roles/registry/teardown.ts';
 
 export interface TeardownOptions {
@@ -16,8 +16,8 @@ export interface TeardownOptions {
   check: boolean;
   /** purge in scripts: must be the deployment's name (its registry_public_name). */
   yesDestroyData?: string;
-  json?: boolean;
-  out: { stdout: Output; stderr: Output };
+  /** The engine's reporter: each removal is a step line, --json events, a recap. */
+  sink: EventSink;
   /** How to ask for the name (default: on the terminal); undefined means no terminal. */
   ask?: (question: string) => Promise<string | undefined>;
 }
@@ -47,7 +47,6 @@ export async function teardown(verb: TeardownVerb, o: TeardownOptions): Promise<
     }
     await confirmPurge(registryPublicName(hosts, inv.file), hosts.map((h) => h.name), o);
   }
-  const sink = o.json ? jsonReporter(o.out.stdout) : humanReporter(o.out.stdout, o.out.stderr, { verbose: false });
-  const result = await runRoles(inv, [teardownRole(verb)], { check: o.check, diff: false, forks: 10, hostKeyChecking: 'strict', verbose: false }, sink);
+  const result = await runRoles(inv, [teardownRole(verb)], { check: o.check, diff: false, forks: 10, hostKeyChecking: 'strict', verbose: false }, o.sink);
   return result.exitCode;
 }

@@ -4,9 +4,11 @@ import type { Step } from '../../lib/steps/index.ts';
 import { distributionHandlers, distributionSteps } from './distribution.ts';
 import { harborHandlers, harborSteps } from './harbor.ts';
 import { prepareDeployment } from '../shared/deployment.ts';
+import { balancerHandlers, BACK, OUT } from './balancer.ts';
 
 interface Engine {
   steps(ctx: RoleContext): Step[];
+  /** The first (re)starts the registry. */
   handlers(ctx: RoleContext): Step[];
 }
 
@@ -45,15 +47,31 @@ const registry: Role = {
     registry_data_dir: '/var/lib/docker-registry',
     /** An S3-compatible endpoint URL instead of AWS's own (empty: AWS). */
     registry_s3_endpoint: '',
+    /** Redirect pulls to presigned S3 URLs (false: blobs stream through the registry and the proxy). */
+    registry_s3_redirect: false,
     /** registry_engine harbor: the release, its offline installer's sha256 (no default: see roles/registry/harbor.ts), an optional mirror URL. */
     harbor_version: '2.15.2',
     harbor_installer_sha256: '',
     harbor_installer_url: '',
     harbor_install_dir: '/opt/harbor',
     harbor_data_volume: '/data',
+    /** Install Harbor with Trivy, the vulnerability scanner (install.sh --with-trivy). */
+    harbor_trivy: false,
   },
-  steps: (ctx) => engineOf(ctx).steps(ctx),
-  handlers: (ctx) => engineOf(ctx).handlers(ctx),
+  // Behind a balancer, one host at a time: each restarts out of the pool (roles/registry/balancer.ts).
+  serial: 1,
+  steps: (ctx) => aroundRestarts(ctx, engineOf(ctx).steps(ctx), engineOf(ctx).handlers(ctx)),
+  handlers: (ctx) => {
+    const { out, back } = balancerHandlers(ctx);
+    return [...out, ...engineOf(ctx).handlers(ctx), ...back];
+  },
 };
+
+/** Every step that restarts the registry also takes the host out of the balancer first and puts it back after (when there is one). */
+function aroundRestarts(ctx: RoleContext, steps: Step[], handlers: Step[]): Step[] {
+  const restart = handlers[0]!.name;
+  if (balancerHandlers(ctx).out.length === 0) return steps;
+  return steps.map((s) => (s.notify.includes(restart) ? { ...s, notify: [OUT, ...s.notify, BACK] } : s));
+}
 
 export default registry;
