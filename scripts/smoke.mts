@@ -3,4 +3,4 @@
 import { runMain, scriptArgs } from '../lib/cli.ts';
 import { main } from '../lib/commands/smoke.ts';
 
-await runMain('smoke', () => main({ args: scriptArgs(import.meta.url), stdout: process.stdout, stderr: process.stderr }));
+await runMain('smoke', () => main({ args: scriptArgs(import.meta.url), out: process.stdout, err: process.stderr }));

@@ -3,4 +3,4 @@
 import { runMain, scriptArgs } from '../lib/cli.ts';
 import { main } from '../lib/commands/ssh.ts';
 
-await runMain('ssh', () => main({ args: scriptArgs(import.meta.url), stdout: process.stdout, stderr: process.stderr }));
+await runMain('ssh', () => main({ args: scriptArgs(import.meta.url), out: process.stdout, err: process.stderr }));
