@@ -67,7 +67,9 @@ const asked: string[] = [];
 const tokens = createHttps({ cert: server.certPem, key: server.keyPem.reveal() }, (req, res) => {
   const url = new URL(req.url!, `https://${NAME}`);
   const [user, password] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString().split(':');
-  asked.push(`${user} ${url.searchParams.get('scope') ?? '-'}`);
+  // The registry names a scope's actions in no fixed order (push,pull or pull,push).
+  const scope = url.searchParams.get('scope')?.replace(/[^:]+$/, (actions) => actions.split(',').sort().join(','));
+  asked.push(`${user} ${scope ?? '-'}`);
   if (url.pathname !== '/token' || url.searchParams.get('service') !== SERVICE) return res.writeHead(400).end();
   if (!user || USERS[user]?.password !== password) return res.writeHead(401).end('{"details":"bad credentials"}');
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: jwt(user, url.searchParams.get('scope')) }));
