@@ -127,22 +127,26 @@ async function connect(): Promise<HarborClient> {
   return client;
 }
 
-/** The user's password from the vault, made and saved there first when absent (so it is never lost). */
+/**
+ * The user's password from the vault, made and saved there first when absent (so it is never
+ * lost), under the vault's lock: two concurrent `user add` agree on one password, and a
+ * concurrent writer of other keys loses nothing.
+ */
 async function userPassword(name: string): Promise<Secret> {
   const v = await openVault();
   const key = `harbor_users.${name}`;
-  const kept = v.get(key);
-  if (kept) {
-    if (!meetsHarborPolicy(kept.reveal())) {
-      throw new UserError(`${flags.vault}: ${key} does not meet Harbor's rule (8+ characters with upper case, lower case and a digit): change it with npx zx scripts/vault.mts set ${flags.vault} ${key}`);
-    }
-    return kept;
+  const { password, made } = await v.locked(() => {
+    const kept = v.get(key);
+    if (kept) return { password: kept, made: false };
+    const fresh = newUserPassword();
+    v.set(key, fresh);
+    return { password: fresh, made: true };
+  });
+  if (made) say(`vault: saved a new password for ${name} as ${key} in ${v.path}`);
+  else if (!meetsHarborPolicy(password.reveal())) {
+    throw new UserError(`${v.path}: ${key} does not meet Harbor's rule (8+ characters with upper case, lower case and a digit): change it with npx zx scripts/vault.mts set ${v.path} ${key}`);
   }
-  const made = newUserPassword();
-  v.set(key, made);
-  await v.save();
-  say(`vault: saved a new password for ${name} as ${key} in ${flags.vault}`);
-  return made;
+  return password;
 }
 
 function defaultEmail(name: string, client: HarborClient): string {
