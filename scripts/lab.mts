@@ -1,5 +1,5 @@
 // The local lab: real hosts (network namespaces running sshd) on this machine.
-//   npx zx scripts/lab.mts up|down|status|ssh HOST [CMD] [--name lab] [--subnet 10.90] [--registries 1]
+//   npx zx scripts/lab.mts up|down|status|ssh HOST [CMD] [--name lab] [--subnet 10.90] [--registries 1] [--db]
 //                          [--state-dir /var/lib/harbormaster/lab/NAME] [--inventory inventory/NAME.yaml]
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -11,12 +11,13 @@ import { labDown, labInfoFor, labMemoryKiB, labStatus, labUp } from '../lib/lab/
 import type { LabInfo } from '../lib/lab/index.ts';
 
 const USAGE =
-  'usage: npx zx scripts/lab.mts up|down|status|ssh HOST [CMD...] [--name NAME] [--subnet A.B] [--registries N] [--state-dir DIR] [--inventory FILE]';
+  'usage: npx zx scripts/lab.mts up|down|status|ssh HOST [CMD...] [--name NAME] [--subnet A.B] [--registries N] [--db] [--state-dir DIR] [--inventory FILE]';
 
 const OPTIONS = {
   name: { type: 'string', default: 'lab' },
   subnet: { type: 'string' },
   registries: { type: 'string' },
+  db: { type: 'boolean' },
   'state-dir': { type: 'string' },
   inventory: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -82,6 +83,8 @@ await runMain('lab', async () => {
         stateDir,
         subnet: values.subnet,
         registries: registries(values.registries),
+        // Absent: the running lab's choice (a db host stays until `down`).
+        db: values.db || undefined,
         inventoryFile: values.inventory && resolve(values.inventory),
         onProgress: (msg) => console.log(`  ${msg}`),
       });

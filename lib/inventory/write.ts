@@ -4,6 +4,12 @@
 import { Document, YAMLMap } from 'yaml';
 import type { Vars } from './types.ts';
 
+export interface PrivateHost {
+  name: string;
+  address: string;
+  vars?: Vars;
+}
+
 export interface JumpInventory {
   /** The first comment line: who wrote it. */
   header: string;
@@ -13,7 +19,9 @@ export interface JumpInventory {
   /** sudo for a user that is not root. */
   become: boolean;
   bastion: { name: string; address: string };
-  registries: { name: string; address: string; vars?: Vars }[];
+  registries: PrivateHost[];
+  /** The `database` group (PostgreSQL and Redis for the registries), reached like them; omitted when empty. */
+  databases?: PrivateHost[];
   /** More variables for every host (all:vars). */
   vars: Vars;
 }
@@ -21,6 +29,11 @@ export interface JumpInventory {
 export function jumpInventoryText(i: JumpInventory): string {
   const pinned = `-o UserKnownHostsFile=${i.knownHostsFile} -o StrictHostKeyChecking=yes`;
   const proxy = `ssh -i ${i.keyFile} ${pinned} -W %h:%p -q ${i.user}@${i.bastion.address}`;
+  const throughBastion = (hosts: PrivateHost[]) => ({
+    vars: { ansible_ssh_common_args: `${pinned} -o ProxyCommand="${proxy}"` },
+    hosts: Object.fromEntries(hosts.map((h) => [h.name, { ansible_host: h.address, ...h.vars }])),
+  });
+  const databases = i.databases ?? [];
   const doc = new Document({
     all: {
       vars: {
@@ -32,14 +45,12 @@ export function jumpInventoryText(i: JumpInventory): string {
       },
       children: {
         bastion: { hosts: { [i.bastion.name]: { ansible_host: i.bastion.address } } },
-        registry: {
-          vars: { ansible_ssh_common_args: `${pinned} -o ProxyCommand="${proxy}"` },
-          hosts: Object.fromEntries(i.registries.map((h) => [h.name, { ansible_host: h.address, ...h.vars }])),
-        },
+        registry: throughBastion(i.registries),
+        ...(databases.length ? { database: throughBastion(databases) } : {}),
       },
     },
   });
-  for (const group of ['bastion', 'registry']) {
+  for (const group of ['bastion', 'registry', ...(databases.length ? ['database'] : [])]) {
     const hosts = doc.getIn(['all', 'children', group, 'hosts']) as YAMLMap;
     for (const pair of hosts.items) (pair.value as YAMLMap).flow = true;
   }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HOST_KEY } from './hostfs.ts';
-import type { LabPlan } from './plan.ts';
+import { SHARED_STORAGE_MOUNT, type LabPlan } from './plan.ts';
 import { writePublicFile } from '../fs.ts';
 import { jumpInventoryText, knownHostsText } from '../inventory/write.ts';
 
@@ -36,6 +36,9 @@ function sshConfig(plan: LabPlan): string {
     .join('\n\n') + '\n';
 }
 
+const privateHosts = (plan: LabPlan, group: 'registry' | 'database') =>
+  plan.hosts.filter((h) => h.group === group).map((h) => ({ name: h.name, address: h.address, vars: { private_ip: h.privAddress } }));
+
 function inventory(plan: LabPlan): string {
   const [bastion] = plan.hosts;
   return jumpInventoryText({
@@ -45,9 +48,15 @@ function inventory(plan: LabPlan): string {
     knownHostsFile: plan.knownHostsFile,
     become: false,
     bastion: bastion!,
-    registries: plan.hosts.filter((h) => h.group === 'registry').map((h) => ({ name: h.name, address: h.address, vars: { private_ip: h.privAddress } })),
-    // The name clients use for the registry; the server certificate carries it.
-    vars: { lab_name: plan.name, registry_public_name: 'registry.lab.test' },
+    registries: privateHosts(plan, 'registry'),
+    databases: privateHosts(plan, 'database'),
+    vars: {
+      lab_name: plan.name,
+      // The name clients use for the registry; the server certificate carries it.
+      registry_public_name: 'registry.lab.test',
+      // Several registries serve the same images: they keep them in the storage they all mount.
+      ...(plan.sharedDir ? { registry_data_dir: SHARED_STORAGE_MOUNT } : {}),
+    },
   });
 }
 

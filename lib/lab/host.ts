@@ -3,7 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../errors.ts';
-import type { PlannedHost } from './plan.ts';
+import { SHARED_STORAGE_MOUNT, type PlannedHost } from './plan.ts';
 import { livePid, netnsPath } from './procs.ts';
 import { run } from './run.ts';
 import type { ExecResult } from './types.ts';
@@ -14,9 +14,11 @@ const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
  * A host's init, run by bash as PID 1 of a fresh PID namespace inside the host's network
  * namespace and a new mount/UTS/IPC namespace. It assembles the host's root (overlay of the
  * whole machine, fresh /proc and /sys, the machine's /dev, private tmpfs /run /tmp /dev/shm) and
- * chroots into it. There it drops the machine's other SSH host keys, checks sshd's config (the
- * init script reports success even when sshd refuses to start), starts sshd through its init
- * script (no systemd: /run/systemd/system does not exist inside), and only then writes its
+ * chroots into it; a registry host of a lab with several also gets the lab's shared storage
+ * directory bind-mounted (HM_SHARED at HM_SHARED_AT). There it drops the machine's other SSH
+ * host keys, checks sshd's config (the init script reports success even when sshd refuses to
+ * start), starts sshd through its init script (no systemd: /run/systemd/system does not exist
+ * inside), and only then writes its
  * PID as the controller sees it (read while the machine's /proc was still mounted) to the pid
  * file held open on fd 3. It stays as PID 1, reaping orphaned daemons. Mount propagation is
  * `slave` rather than private so that when a lab deletes a namespace, the nsfs mount under
@@ -27,6 +29,7 @@ read -r pid _ < /proc/self/stat
 R=$HM_ROOT
 mount -t overlay overlay -o "lowerdir=/,upperdir=$HM_UPPER,workdir=$HM_WORK" "$R"
 mount -t proc proc "$R/proc"
+if [ -n "$HM_SHARED" ]; then mkdir -p "$R$HM_SHARED_AT" && mount --bind "$HM_SHARED" "$R$HM_SHARED_AT"; fi
 mount -t sysfs sysfs "$R/sys"
 mount --rbind /dev "$R/dev"
 mount -t tmpfs -o mode=755 tmpfs "$R/run"
@@ -63,7 +66,8 @@ export async function bootHost(host: PlannedHost, timeoutMs = 30_000): Promise<n
     {
       detached: true,
       stdio: ['ignore', log, log],
-      env: { PATH, LANG: 'C.UTF-8', HM_ROOT: host.rootDir, HM_UPPER: host.upperDir, HM_WORK: host.workDir, HM_HOST: host.name, HM_PIDFILE: host.pidFile },
+      env: { PATH, LANG: 'C.UTF-8', HM_ROOT: host.rootDir, HM_UPPER: host.upperDir, HM_WORK: host.workDir, HM_HOST: host.name, HM_PIDFILE: host.pidFile,
+        HM_SHARED: host.sharedDir ?? '', HM_SHARED_AT: SHARED_STORAGE_MOUNT },
     },
   );
   closeSync(log);
@@ -93,4 +97,11 @@ export async function execInHost(host: PlannedHost, cmd: string): Promise<ExecRe
   return run('nsenter', ['-t', String(pid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', '/bin/bash', '-c', cmd], {
     env: { PATH, HOME: '/root', USER: 'root', LANG: 'C.UTF-8' },
   });
+}
+
+/** Whether a running host has the shared storage it is planned with (a host booted before the lab grew has not). */
+export async function hasPlannedMounts(host: PlannedHost, pid: number): Promise<boolean> {
+  if (!host.sharedDir) return true;
+  const mounts = await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => '');
+  return mounts.split('\n').some((l) => l.split(' ')[4] === SHARED_STORAGE_MOUNT);
 }

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeClientFiles } from './clients.ts';
 import { assertRoot, ensurePackages } from './deps.ts';
-import { bootHost, execInHost, silentSshdError } from './host.ts';
+import { bootHost, execInHost, hasPlannedMounts, silentSshdError } from './host.ts';
 import { prepareUpper } from './hostfs.ts';
 import {
   assertSubnetFree,
@@ -69,36 +69,40 @@ async function rebuildHosts(plan: LabPlan, hosts: PlannedHost[], publicKey: stri
   });
 }
 
-/** Registry hosts whose sshd does not answer from the bastion, after waiting up to `waitSeconds`. */
-async function silentRegistries(plan: LabPlan, registries: PlannedHost[], waitSeconds: number): Promise<PlannedHost[]> {
-  const banners = await sshBanners(plan.hosts[0]!.ns, registries.map((h) => h.address), waitSeconds);
-  return registries.filter((h) => !banners.get(h.address));
+/** Private hosts whose sshd does not answer from the bastion, after waiting up to `waitSeconds`. */
+async function silentPrivate(plan: LabPlan, hosts: PlannedHost[], waitSeconds: number): Promise<PlannedHost[]> {
+  const banners = await sshBanners(plan.hosts[0]!.ns, hosts.map((h) => h.address), waitSeconds);
+  return hosts.filter((h) => !banners.get(h.address));
 }
 
 /**
  * Brings every host to "running, sshd answering over the lab network". Healthy hosts are left
- * alone; dead or silent ones are rebuilt. The bastion comes first: registries are checked through it.
+ * alone; dead or silent ones, and those lacking a mount the plan now gives them, are rebuilt.
+ * The bastion comes first: the private hosts (registries, db) are checked through it.
  */
 async function ensureHosts(plan: LabPlan, publicKey: string, progress: (m: string) => void): Promise<void> {
-  const [bastion, ...registries] = plan.hosts as [PlannedHost, ...PlannedHost[]];
+  const [bastion, ...others] = plan.hosts as [PlannedHost, ...PlannedHost[]];
   const alive = await Promise.all(plan.hosts.map((h) => livePid(h.pidFile, h.ns)));
-  const running = registries.filter((_, i) => alive[i + 1] !== null);
-  const dead = registries.filter((h) => !running.includes(h));
-  // Running registries are checked through the bastion, so only once the bastion answers.
+  const mounted = await Promise.all(others.map((h, i) => alive[i + 1] !== null && hasPlannedMounts(h, alive[i + 1]!)));
+  const running = others.filter((_, i) => mounted[i]);
+  const dead = others.filter((h) => !running.includes(h));
+  // Running private hosts are checked through the bastion, so only once the bastion answers.
   const bastionOk = alive[0] !== null && (await sshBanners(null, [bastion.address])).get(bastion.address);
+  if (plan.sharedDir) await mkdir(plan.sharedDir, { recursive: true, mode: 0o755 });
   await rebuildHosts(plan, [...(bastionOk ? [] : [bastion]), ...dead], publicKey, progress);
   if (!(await sshBanners(null, [bastion.address], SSHD_WAIT_SECONDS)).get(bastion.address)) {
     throw await silentSshdError([bastion]);
   }
-  await rebuildHosts(plan, await silentRegistries(plan, running, 0), publicKey, progress);
-  progress(`checking sshd on ${registries.length} registr${registries.length === 1 ? 'y' : 'ies'} through the bastion`);
-  const silent = await silentRegistries(plan, registries, SSHD_WAIT_SECONDS);
+  await rebuildHosts(plan, await silentPrivate(plan, running, 0), publicKey, progress);
+  progress(`checking sshd on ${others.length} private host${others.length === 1 ? '' : 's'} through the bastion`);
+  const silent = await silentPrivate(plan, others, SSHD_WAIT_SECONDS);
   if (silent.length > 0) throw await silentSshdError(silent);
 }
 
 /**
  * Brings a lab up, or completes a partly-up one. Re-running on a running lab changes nothing;
- * `registries` may grow or shrink a running lab, its subnet may not change.
+ * `registries` may grow or shrink a running lab and `db` add or remove its db host; its subnet
+ * may not change.
  */
 export async function labUp(opts: LabUpOptions): Promise<LabInfo> {
   const progress = opts.onProgress ?? (() => {});
@@ -118,6 +122,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabInfo> {
     name: opts.name,
     subnet: opts.subnet ?? recorded?.subnet ?? DEFAULT_SUBNET,
     registries: opts.registries ?? recorded?.registries ?? 1,
+    db: opts.db ?? recorded?.db ?? false,
     stateDir,
     inventoryFile: opts.inventoryFile ?? recorded?.inventoryFile,
   });
@@ -144,12 +149,14 @@ async function assertNameFree(plan: LabPlan): Promise<void> {
   }
 }
 
-/** Removes what the recorded lab had and the new plan does not: extra registries, files at an old inventory path. */
+/** Removes what the recorded lab had and the new plan does not: extra hosts, shared storage, files at an old inventory path. */
 async function dropOutgrown(old: LabPlan, plan: LabPlan): Promise<void> {
   const names = new Set(plan.hosts.map((h) => h.name));
   const outgrown = old.hosts.filter((h) => !names.has(h.name));
   await stopHosts(old, outgrown);
   await Promise.all(outgrown.map((h) => rm(h.dir, { recursive: true, force: true })));
+  // Images in the shared storage stay with the lab while it has several registries.
+  if (old.sharedDir && !plan.sharedDir) await rm(old.sharedDir, { recursive: true, force: true });
   if (old.inventoryFile !== plan.inventoryFile) {
     await Promise.all([rm(old.inventoryFile, { force: true }), rm(old.knownHostsFile, { force: true })]);
   }
@@ -173,6 +180,7 @@ export async function labDown(ref: LabRef): Promise<void> {
     name: ref.name,
     subnet: subnet ?? DEFAULT_SUBNET,
     registries: Math.max(1, recorded?.registries ?? 1, found),
+    db: recorded?.db || namespaces.includes(`${ref.name}-db-1`),
     stateDir,
     inventoryFile: recorded?.inventoryFile,
   });
@@ -192,11 +200,11 @@ export async function labDown(ref: LabRef): Promise<void> {
 export async function labStatus(ref: LabRef): Promise<LabStatus | null> {
   const plan = await loadPlan(ref);
   if (!plan) return null;
-  const [bastion, ...registries] = plan.hosts as [PlannedHost, ...PlannedHost[]];
+  const [bastion, ...others] = plan.hosts as [PlannedHost, ...PlannedHost[]];
   const viaBastion = (await netnsInode(bastion.ns)) !== null;
   const banners = new Map([
     ...(await sshBanners(null, [bastion.address])),
-    ...(viaBastion ? await sshBanners(bastion.ns, registries.map((h) => h.address)) : []),
+    ...(viaBastion ? await sshBanners(bastion.ns, others.map((h) => h.address)) : []),
   ]);
   const hosts: HostStatus[] = await Promise.all(
     labInfo(plan).hosts.map(async (h, i) => ({

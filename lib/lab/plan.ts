@@ -12,6 +12,8 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MAX_NAME = 11;
 /** registry-N lives at .(10+N) of a /24. */
 const MAX_REGISTRIES = 244;
+/** Where registry hosts mount the lab's shared storage directory (with several registries). */
+export const SHARED_STORAGE_MOUNT = '/srv/registry-shared';
 
 export interface PlannedHost extends LabHost {
   /** Network namespace holding the host. */
@@ -26,6 +28,8 @@ export interface PlannedHost extends LabHost {
   rootDir: string;
   pidFile: string;
   logFile: string;
+  /** The controller directory mounted at SHARED_STORAGE_MOUNT inside the host, if any. */
+  sharedDir: string | null;
 }
 
 /** Every name, address and path of one lab, derived from its parameters and nothing else. */
@@ -33,7 +37,10 @@ export interface LabPlan {
   name: string;
   subnet: string;
   registries: number;
+  db: boolean;
   stateDir: string;
+  /** Storage every registry host mounts, when there are several (they must share images); else null. */
+  sharedDir: string | null;
   /** Records the parameters, so `down` and a later `up` find the same lab. */
   stateFile: string;
   keyFile: string;
@@ -55,6 +62,7 @@ export interface PlanParams {
   name: string;
   subnet: string;
   registries: number;
+  db?: boolean;
   stateDir?: string;
   inventoryFile?: string;
 }
@@ -99,10 +107,12 @@ export function planLab(p: PlanParams): LabPlan {
   checkRegistries(p.registries);
   const stateDir = checkPath('--state-dir', resolve(p.stateDir ?? defaultStateDir(p.name)));
   const inventoryFile = checkPath('--inventory', resolve(REPO_ROOT, p.inventoryFile ?? `inventory/${p.name}.yaml`));
+  const sharedDir = p.registries > 1 ? join(stateDir, 'shared') : null;
   const host = (name: string, group: LabHost['group'], address: string, privIf: string, privPort: string, privAddress: string): PlannedHost => {
     const dir = join(stateDir, 'hosts', name);
     return {
       name, group, address, privIf, privPort, privAddress,
+      sharedDir: group === 'registry' ? sharedDir : null,
       ns: `${p.name}-${name}`,
       upperDir: join(dir, 'upper'),
       dir,
@@ -118,11 +128,14 @@ export function planLab(p: PlanParams): LabPlan {
     const address = `${s}.1.${10 + i}`;
     hosts.push(host(`registry-${i}`, 'registry', address, 'eth0', `r${i}`, address));
   }
+  if (p.db) hosts.push(host('db-1', 'database', `${s}.1.5`, 'eth0', 'db1', `${s}.1.5`));
   return {
     name: p.name,
     subnet: s,
     registries: p.registries,
+    db: p.db ?? false,
     stateDir,
+    sharedDir,
     stateFile: join(stateDir, 'lab.json'),
     keyFile: join(stateDir, 'id_ed25519'),
     sshConfig: join(stateDir, 'ssh_config'),
@@ -137,9 +150,9 @@ export function planLab(p: PlanParams): LabPlan {
   };
 }
 
-/** Matches this lab's namespaces (and no other lab's, whatever its name): `<name>-bastion|priv|registry-N`. */
+/** Matches this lab's namespaces (and no other lab's, whatever its name): `<name>-bastion|priv|registry-N|db-1`. */
 export function labNamespacePattern(name: string): RegExp {
-  return new RegExp(`^${name}-(bastion|priv|registry-\\d+)$`);
+  return new RegExp(`^${name}-(bastion|priv|registry-\\d+|db-1)$`);
 }
 
 export function labInfo(plan: LabPlan): LabInfo {
@@ -150,6 +163,7 @@ export function labInfo(plan: LabPlan): LabInfo {
     knownHostsFile: plan.knownHostsFile,
     sshConfig: plan.sshConfig,
     keyFile: plan.keyFile,
+    sharedDir: plan.sharedDir,
     hosts: plan.hosts.map(({ name, group, address, upperDir }) => ({ name, group, address, upperDir })),
   };
 }

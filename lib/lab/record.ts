@@ -14,12 +14,12 @@ export async function readRecord(stateDir: string): Promise<PlanParams | null> {
   });
   if (text === null) return null;
   const r = JSON.parse(text) as PlanParams;
-  return { name: r.name, subnet: r.subnet, registries: r.registries, stateDir, inventoryFile: r.inventoryFile };
+  return { name: r.name, subnet: r.subnet, registries: r.registries, db: r.db ?? false, stateDir, inventoryFile: r.inventoryFile };
 }
 
 export async function writeRecord(plan: LabPlan): Promise<void> {
-  const { name, subnet, registries, inventoryFile } = plan;
-  await writePublicFile(plan.stateFile, JSON.stringify({ name, subnet, registries, inventoryFile }, null, 2) + '\n', 0o600, 0o700);
+  const { name, subnet, registries, db, inventoryFile } = plan;
+  await writePublicFile(plan.stateFile, JSON.stringify({ name, subnet, registries, db, inventoryFile }, null, 2) + '\n', 0o600, 0o700);
 }
 
 /** A state dir that exists but was not made by the lab is never written to or removed. */

@@ -1,11 +1,11 @@
 /** The public shapes of the lab: what `labUp` returns and what tests and benchmarks use. */
 
-export type LabGroup = 'bastion' | 'registry';
+export type LabGroup = 'bastion' | 'registry' | 'database';
 
 export interface LabHost {
   name: string;
   group: LabGroup;
-  /** The address the inventory uses: public for the bastion, private for registries. */
+  /** The address the inventory uses: public for the bastion, private for the others. */
   address: string;
   /** The host's overlay upper dir: what the host wrote, readable from the controller. */
   upperDir: string;
@@ -20,6 +20,11 @@ export interface LabInfo {
   sshConfig: string;
   /** The controller's private key (ed25519, 0600) that every host accepts for root. */
   keyFile: string;
+  /**
+   * With several registries: the controller directory every registry host mounts at
+   * SHARED_STORAGE_MOUNT (storage they share, as NFS or EFS would be); else null.
+   */
+  sharedDir: string | null;
   hosts: LabHost[];
 }
 
@@ -27,6 +32,8 @@ export interface LabUpOptions {
   name: string;
   /** Number of registry hosts; defaults to the running lab's count, else 1. */
   registries?: number;
+  /** A `db-1` host on the private network (group `database`); defaults to the running lab's, else none. */
+  db?: boolean;
   /** First two octets, e.g. `10.90`; defaults to the running lab's, else 10.90. */
   subnet?: string;
   stateDir?: string;
@@ -47,7 +54,7 @@ export interface LabRef {
 export interface HostStatus extends LabHost {
   /** The host's init process is alive in the host's network namespace. */
   running: boolean;
-  /** The SSH banner read over TCP (from the controller for the bastion, from the bastion for registries), or null. */
+  /** The SSH banner read over TCP (from the controller for the bastion, from the bastion for the others), or null. */
   sshBanner: string | null;
 }
 

@@ -68,7 +68,7 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
   let handlers: Step[];
   try {
     const facts = await rc.facts.get(host.name, conn);
-    const ctx: RoleContext = { host, vars: roleVars(role, host, opts), facts, inventory: rc.inventory };
+    const ctx: RoleContext = { host, vars: roleVars(role, host, opts), facts, inventory: rc.inventory, extraVars: opts.extraVars };
     env = {
       host,
       vars: ctx.vars,

@@ -28,7 +28,7 @@ export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions)
         let text: string;
         try {
           const conn = pool.get(sshTargetOf(inv, host, opts.knownHostsFile ? { knownHostsFile: opts.knownHostsFile } : {}));
-          const ctx = { host, vars: roleVars(role, host, opts), facts: await facts.get(host.name, conn), inventory: inv };
+          const ctx = { host, vars: roleVars(role, host, opts), facts: await facts.get(host.name, conn), inventory: inv, extraVars: opts.extraVars };
           const tagged = role.steps(ctx).filter((s) => tagSelected(s.tags, role.name, opts));
           const from = startAt(tagged, matcher, started.get(host.name) ?? !matcher);
           started.set(host.name, from.started);

@@ -11,6 +11,8 @@ export interface RoleContext {
   vars: Vars;
   facts: Facts;
   inventory: Inventory;
+  /** The run's extra vars: what another host's vars become in this run (see roleVars). */
+  extraVars?: Vars;
 }
 
 /** A role: a host pattern and functions from a host's context to steps (data). */
@@ -61,7 +63,7 @@ export interface RunOptions {
 }
 
 /** A role's variables on a host, lowest first: role defaults < inventory < extra vars. */
-export const roleVars = (role: Role, host: Host, opts: RunOptions): Vars => ({ ...role.defaults, ...host.vars, ...opts.extraVars });
+export const roleVars = (role: Role, host: Host, opts: Pick<RunOptions, 'extraVars'>): Vars => ({ ...role.defaults, ...host.vars, ...opts.extraVars });
 
 export type StepStatus = 'ok' | 'changed' | 'failed' | 'skipped';
 

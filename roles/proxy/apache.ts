@@ -21,7 +21,7 @@ export function apacheLayout(facts: Facts, vhost: string): ApacheLayout {
       configtest: 'apache2ctl configtest',
       vhostPath: `/etc/apache2/sites-available/${vhost}.conf`,
       logDir: '/var/log/apache2',
-      modules: ['ssl', 'proxy', 'proxy_http', 'headers'],
+      modules: ['ssl', 'proxy', 'proxy_http', 'headers', 'alias'],
     };
   }
   if (facts.osFamily === 'redhat') {

@@ -1,22 +1,27 @@
 import { fileURLToPath } from 'node:url';
 import { selectHosts } from '../../lib/inventory/limit.ts';
-import type { Role, RoleContext } from '../../lib/run/types.ts';
+import { roleVars, type Role, type RoleContext } from '../../lib/run/types.ts';
 import { command, pkg, service, template, type Step } from '../../lib/steps/index.ts';
 import { loadedFiles } from '../shared/loaded.ts';
 import { tlsPaths, tlsSteps } from '../shared/tls.ts';
 import { need, prepareDeployment } from '../shared/deployment.ts';
+import registry from '../registry/index.ts';
 import { apacheLayout, type ApacheLayout } from './apache.ts';
 
 const ROLE = 'proxy';
 const VHOST = 'registry_ssl';
 const RELOAD = 'reload apache';
 const RECORD = 'record what apache loaded';
+const DEBIAN_DEFAULT_SITE = '000-default';
+const DEBIAN_DEFAULT_LINK = `/etc/apache2/sites-enabled/${DEBIAN_DEFAULT_SITE}.conf`;
 
 /**
  * Where the proxy sends requests: `registry_backend` (host[:port]) when set, else the registry
- * group's host by its private address. One backend: registries with filesystem storage share nothing.
+ * group's host by its private address and the port the registry role uses there in this run
+ * (its defaults < that host's vars < extra vars). One backend: registries with filesystem
+ * storage share nothing.
  */
-export function backendUrl({ vars, inventory }: RoleContext): string {
+export function backendUrl({ vars, inventory, extraVars }: RoleContext): string {
   if (vars.registry_backend !== undefined) return `https://${String(vars.registry_backend)}/`;
   const hosts = selectHosts(inventory, 'registry');
   if (hosts.length > 1) {
@@ -24,7 +29,7 @@ export function backendUrl({ vars, inventory }: RoleContext): string {
   }
   const h = hosts[0]!;
   const address = String(h.vars.private_ip ?? h.vars.ansible_host ?? h.name);
-  const port = Number(h.vars.registry_port ?? 443);
+  const port = Number(roleVars(registry, h, { extraVars }).registry_port);
   return `https://${address}${port === 443 ? '' : `:${port}`}/`;
 }
 
@@ -54,6 +59,13 @@ function debianEnable(apache: ApacheLayout): Step[] {
       tags: ['config'],
     }),
     command({ name: `a2ensite ${VHOST}`, cmd: `a2ensite -q ${VHOST}`, creates: `/etc/apache2/sites-enabled/${VHOST}.conf`, tags: ['config'] }),
+    // Debian's welcome page would answer port 80 for any name; the vhost redirects it to https instead.
+    command({
+      name: `a2dissite ${DEBIAN_DEFAULT_SITE}`,
+      cmd: `a2dissite -q ${DEBIAN_DEFAULT_SITE}`,
+      unless: `[ ! -e ${DEBIAN_DEFAULT_LINK} ] && [ ! -L ${DEBIAN_DEFAULT_LINK} ]`,
+      tags: ['config'],
+    }),
   ];
 }
 
