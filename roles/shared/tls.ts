@@ -4,10 +4,13 @@ import { copy, directory, type Step } from '../../lib/steps/index.ts';
 import { need, needSecret } from './deployment.ts';
 
 export const TLS_DIR = '/etc/harbormaster/tls';
+export const TLS_CA = `${TLS_DIR}/ca.crt`;
+/** Where each host records the CA it was given, world-readable (only a fingerprint): what the next run compares with. */
+export const CA_RECORD = '/etc/harbormaster/ca.sha256';
 
 export const tlsPaths = (dir = TLS_DIR) => ({
   dir,
-  ca: `${dir}/ca.crt`,
+  ca: dir === TLS_DIR ? TLS_CA : `${dir}/ca.crt`,
   cert: `${dir}/server.crt`,
   key: `${dir}/server.key`,
 });
@@ -22,7 +25,10 @@ export interface TlsOptions {
   readerGroup?: string;
 }
 
-/** /etc/harbormaster (0755), its tls directory, the CA and server certificate (0644) and the key (sensitive). */
+/**
+ * /etc/harbormaster (0755), its tls directory, the CA and server certificate (0644), the key
+ * (sensitive), and the record of the CA this host now holds (what the next run compares with).
+ */
 export function tlsSteps({ role, vars, readerGroup }: TlsOptions): Step[] {
   const p = tlsPaths();
   const group = readerGroup ?? 'root';
@@ -33,5 +39,6 @@ export function tlsSteps({ role, vars, readerGroup }: TlsOptions): Step[] {
     copy({ dest: p.ca, content: need<string>(vars, 'tls_ca_pem', role), mode: '0644', owner: 'root', group: 'root', tags }),
     copy({ dest: p.cert, content: need<string>(vars, 'tls_cert_pem', role), mode: '0644', owner: 'root', group: 'root', tags }),
     copy({ dest: p.key, content: needSecret(vars, 'tls_key_pem', role), mode: readerGroup ? '0640' : '0600', owner: 'root', group, tags }),
+    copy({ dest: CA_RECORD, content: `${need<string>(vars, 'tls_ca_fingerprint', role)}\n`, mode: '0644', owner: 'root', group: 'root', tags }),
   ];
 }
