@@ -125,7 +125,19 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
     return { ...out, stderr: r.stderr };
   }
 
-  /** Walks steps in order: probe all at once, plan each, apply what differs (re-probing what it may affect). */
+  /** Runs the notified handlers (in their declared order) and forgets the notifications. */
+  async function flush(notified: Set<string>): Promise<boolean> {
+    const due = handlers.filter((h) => notified.has(h.name));
+    notified.clear();
+    if (due.length) await walk(due, true, new Set());
+    return due.length > 0;
+  }
+
+  /**
+   * Walks steps in order: probe all at once, plan each, apply what differs (re-probing what it
+   * may affect). A step declaring afterHandlers first flushes the pending handlers, then the
+   * rest is probed again: a restart changes what checks see.
+   */
   async function walk(list: Step[], handler: boolean, notified: Set<string>): Promise<void> {
     for (const s of list.filter((s) => s.when === false)) event(s, handler, 'skipped', 0, { summary: 'when: false' });
     const active = list.filter((s) => s.when !== false);
@@ -141,6 +153,7 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
     let retried = -1;
     for (let i = 0; i < active.length; i++) {
       const step = active[i]!;
+      if (step.afterHandlers && !handler && (await flush(notified))) await reprobe(i);
       const t0 = performance.now();
       const ms = () => Math.round(performance.now() - t0);
       emit({ type: 'step-start', role: role.name, host: host.name, step: step.name, handler });
@@ -199,8 +212,7 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
   const notified = new Set<string>();
   try {
     await walk(steps, false, notified);
-    const due = handlers.filter((h) => notified.has(h.name));
-    if (due.length) await walk(due, true, new Set());
+    await flush(notified);
   } catch (err) {
     if (err instanceof HostFailed) run.status = 'failed';
     else if (err instanceof UnreachableError || err instanceof ConnectionLostError) unreachable(err);

@@ -15,6 +15,7 @@ export function common(kind: StepKind, opts: StepOptions, defaultName: string): 
     when: opts.when ?? true,
     sensitive: opts.sensitive ?? false,
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.afterHandlers ? { afterHandlers: true } : {}),
   };
 }
 

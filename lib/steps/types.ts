@@ -104,6 +104,11 @@ export interface StepOptions {
   /** Never show content (diffs, logs). Templates holding a secret are sensitive automatically. */
   sensitive?: boolean;
   timeoutMs?: number;
+  /**
+   * Run the handlers notified so far first (Ansible's `meta: flush_handlers` before this step):
+   * for checks that verify a service, so they see it restarted with what the run changed.
+   */
+  afterHandlers?: boolean;
 }
 
 /**
@@ -127,6 +132,8 @@ export interface Step {
   writes?: string[];
   /** Limit for this step's change script (default: the transport's command timeout). */
   timeoutMs?: number;
+  /** Pending handlers run before this step (see StepOptions). */
+  afterHandlers?: boolean;
   probe(env: StepEnv): ProbeSpec | Promise<ProbeSpec>;
   plan(state: ProbeState, env: StepEnv): Promise<Change | null>;
 }

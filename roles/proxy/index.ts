@@ -3,7 +3,8 @@ import { selectHosts } from '../../lib/inventory/limit.ts';
 import { roleVars, type Role, type RoleContext } from '../../lib/run/types.ts';
 import { command, pkg, service, template, type Step } from '../../lib/steps/index.ts';
 import { loadedFiles } from '../shared/loaded.ts';
-import { tlsPaths, tlsSteps } from '../shared/tls.ts';
+import { servesCurrentCert, tlsPaths, tlsSteps } from '../shared/tls.ts';
+import { verifyService } from '../shared/verify.ts';
 import { need, prepareDeployment } from '../shared/deployment.ts';
 import registry from '../registry/index.ts';
 import { apacheLayout, type ApacheLayout } from './apache.ts';
@@ -94,9 +95,9 @@ const proxy: Role = {
   templateDir: fileURLToPath(new URL('../../templates/proxy', import.meta.url)),
   steps: (ctx) => {
     const apache = apacheLayout(ctx.facts, VHOST);
-    need(ctx.vars, 'registry_public_name', ROLE);
+    const publicName = need<string>(ctx.vars, 'registry_public_name', ROLE);
     return [
-      pkg({ packages: apache.packages, tags: ['packages'] }),
+      pkg({ packages: [...apache.packages, 'openssl'], tags: ['packages'] }),
       ...tlsSteps({ role: ROLE, vars: ctx.vars }),
       template({
         src: `${VHOST}.conf.njk`,
@@ -111,6 +112,14 @@ const proxy: Role = {
       ...selinuxAllowProxy(ctx),
       loaded(apache).step,
       service({ service: apache.service, state: 'started', enabled: true, tags: ['service'] }),
+      // A graceful reload takes a moment to reach every worker.
+      verifyService({
+        name: `${apache.service} serves the current certificate`,
+        test: servesCurrentCert(publicName, 443),
+        seconds: 10,
+        sleep: 0.25,
+        failure: `echo "${apache.service} does not serve ${tlsPaths().cert} for ${publicName} on port 443; error log tail:" >&2; tail -n 20 ${apache.logDir}/${VHOST}_error.log >&2`,
+      }),
     ];
   },
   handlers: (ctx) => {

@@ -5,7 +5,8 @@ import { command, directory, pkg, service, template, type Step } from '../../lib
 import { q } from '../../lib/transport/shell.ts';
 import { htpasswdFile } from './htpasswd.ts';
 import { loadedFiles } from '../shared/loaded.ts';
-import { tlsPaths, tlsSteps } from '../shared/tls.ts';
+import { servesCurrentCert, tlsPaths, tlsSteps } from '../shared/tls.ts';
+import { verifyService, waitUntil } from '../shared/verify.ts';
 import { need } from '../shared/deployment.ts';
 
 const ROLE = 'registry';
@@ -30,24 +31,20 @@ const statusOf = (publicName: string, port: number): string =>
   `curl -s -o /dev/null -w '%{http_code}' --max-time 3 --cacert ${q(tlsPaths().ca)} ` +
   `--resolve ${q(`${publicName}:${port}:127.0.0.1`)} ${q(`https://${publicName}:${port}/v2/`)}`;
 
-/** Answers 401 (auth required) or 200 now. */
+/** Answers 401 (auth required) or 200 now, with the certificate on disk. */
 const healthyNow = (publicName: string, port: number): string =>
-  `case "$(${statusOf(publicName, port)})" in 401|200) true;; *) false;; esac`;
+  `case "$(${statusOf(publicName, port)})" in 401|200) ${servesCurrentCert(publicName, port)};; *) false;; esac`;
 
 /**
- * Waits (up to ~15 s) until the registry answers; else fails with the daemon's log tail: an init
- * script may report success for a registry that died at once.
+ * Waits (up to ~15 s) until the registry answers; else the daemon's log tail: an init script may
+ * report success for a registry that died at once.
  */
-function waitHealthy(publicName: string, port: number): string {
-  return [
-    'i=0',
-    `until ${healthyNow(publicName, port)}; do`,
-    '  i=$((i+1))',
-    `  if [ $i -ge 60 ]; then echo "docker-registry does not answer https://${publicName}:${port}/v2/ on this host; log tail:" >&2; tail -n 20 ${LOG} >&2; exit 1; fi`,
-    '  sleep 0.25',
-    'done',
-  ].join('\n');
-}
+const untilHealthy = (publicName: string, port: number) => ({
+  test: healthyNow(publicName, port),
+  seconds: 15,
+  sleep: 0.25,
+  failure: `echo "docker-registry does not answer https://${publicName}:${port}/v2/ on this host with its current certificate; log tail:" >&2; tail -n 20 ${LOG} >&2`,
+});
 
 /**
  * A daemon running as its own user binds a port below net.ipv4.ip_unprivileged_port_start only
@@ -94,7 +91,7 @@ export function distributionSteps({ vars, facts }: RoleContext): Step[] {
   const dataDir = directory({ path: need<string>(vars, 'registry_data_dir', ROLE), mode: '0750', owner: USER, group: USER });
   const attrs = { mode: '0640', owner: 'root', group: USER, tags: ['config'] };
   return [
-    pkg({ packages: [SERVICE, 'curl'], tags: ['packages'] }),
+    pkg({ packages: [SERVICE, 'curl', 'openssl'], tags: ['packages'] }),
     ...bindCapability(port),
     ...tlsSteps({ role: ROLE, vars, readerGroup: USER }),
     ...(storage === 'filesystem' ? [dataDir] : []),
@@ -108,7 +105,8 @@ export function distributionSteps({ vars, facts }: RoleContext): Step[] {
     }),
     loaded().step,
     service({ service: SERVICE, state: 'started', enabled: true, tags: ['service'] }),
-    command({ name: `${SERVICE} answers`, cmd: waitHealthy(publicName, port), unless: healthyNow(publicName, port), tags: ['service'] }),
+    // After the restart a changed config, certificate or port asks for: it checks the new daemon.
+    verifyService({ name: `${SERVICE} answers`, ...untilHealthy(publicName, port) }),
   ];
 }
 
@@ -132,7 +130,7 @@ export function distributionHandlers({ vars, facts }: RoleContext): Step[] {
   const publicName = need<string>(vars, 'registry_public_name', ROLE);
   return [
     facts.init === 'systemd' ? service({ name: RESTART, service: SERVICE, state: 'restarted' }) : command({ name: RESTART, cmd: SYSV_RESTART }),
-    command({ name: HEALTH, cmd: waitHealthy(publicName, portOf(vars)) }),
+    command({ name: HEALTH, cmd: waitUntil(untilHealthy(publicName, portOf(vars))) }),
     loaded().record,
   ];
 }

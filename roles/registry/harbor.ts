@@ -12,6 +12,7 @@ import type { Secret } from '../../lib/secret.ts';
 import type { Facts } from '../../lib/facts/index.ts';
 import { loadedFiles } from '../shared/loaded.ts';
 import { tlsPaths, tlsSteps } from '../shared/tls.ts';
+import { verifyService, waitUntil } from '../shared/verify.ts';
 import { need, needSecret } from '../shared/deployment.ts';
 
 const ROLE = 'registry';
@@ -81,16 +82,12 @@ export const harborHealthy = (publicName: string): string =>
   `case "$r" in *unhealthy*) false;; *'"status":"healthy"'*) true;; *) false;; esac`;
 
 /** Waits (up to ~3 min: Harbor's containers start slowly) until Harbor reports healthy, else fails with its state. */
-function waitHealthy(publicName: string, installDir: string): string {
-  return [
-    'i=0',
-    `until ${harborHealthy(publicName)}; do`,
-    '  i=$((i+1))',
-    `  if [ $i -ge 90 ]; then echo "Harbor is not healthy at https://${publicName}/api/v2.0/health on this host; containers:" >&2; cd ${q(installDir)} && $dc ps >&2; exit 1; fi`,
-    '  sleep 2',
-    'done',
-  ].join('\n');
-}
+const untilHealthy = (publicName: string, installDir: string) => ({
+  test: harborHealthy(publicName),
+  seconds: 180,
+  sleep: 2,
+  failure: `echo "Harbor is not healthy at https://${publicName}/api/v2.0/health on this host; containers:" >&2; ${COMPOSE}; cd ${q(installDir)} && $dc ps >&2`,
+});
 
 /** Harbor reads harbor.yml and the certificate only through ./prepare: any change means a reconfigure. */
 const loaded = (config: string) =>
@@ -156,13 +153,15 @@ export function harborSteps({ vars, facts }: RoleContext): Step[] {
       cmd: [
         COMPOSE,
         `out=$(TERM=dumb ./install.sh 2>&1) && printf '%s' "$out" | grep -q ${q(INSTALL_OK)} || { printf '%s\\n' "$out" | tail -n 30 >&2; echo "install.sh did not report success" >&2; exit 1; }`,
-        waitHealthy(publicName, p.installDir),
+        waitUntil(untilHealthy(publicName, p.installDir)),
         `touch ${q(INSTALLED)}`,
       ].join('\n'),
       notify: [RECORD],
       timeoutMs: 30 * 60_000,
       tags: ['harbor'],
     }),
+    // After a reconfigure this run asked for: Harbor serves what it wrote.
+    verifyService({ name: 'harbor answers', ...untilHealthy(publicName, p.installDir) }),
   ];
 }
 
@@ -181,7 +180,7 @@ export type HarborAction = (typeof HARBOR_ACTIONS)[number];
 /** The shell for an action: in the install directory, with whichever compose install.sh used; starts wait for health. */
 export function harborControl(action: HarborAction, vars: Vars): { cmd: string; timeoutMs: number } {
   const p = harborPaths(vars);
-  const wait = waitHealthy(need<string>(vars, 'registry_public_name', ROLE), p.installDir);
+  const wait = waitUntil(untilHealthy(need<string>(vars, 'registry_public_name', ROLE), p.installDir));
   const body: Record<HarborAction, string[]> = {
     status: ['$dc ps'],
     stop: ['$dc stop'],

@@ -1,6 +1,7 @@
 // The deployment's TLS files on a host: the same layout on the bastion (Apache) and the registry.
 import type { Vars } from '../../lib/inventory/types.ts';
 import { copy, directory, type Step } from '../../lib/steps/index.ts';
+import { q } from '../../lib/transport/shell.ts';
 import { need, needSecret } from './deployment.ts';
 
 export const TLS_DIR = '/etc/harbormaster/tls';
@@ -41,4 +42,17 @@ export function tlsSteps({ role, vars, readerGroup }: TlsOptions): Step[] {
     copy({ dest: p.key, content: needSecret(vars, 'tls_key_pem', role), mode: readerGroup ? '0640' : '0600', owner: 'root', group, tags }),
     copy({ dest: CA_RECORD, content: `${need<string>(vars, 'tls_ca_fingerprint', role)}\n`, mode: '0644', owner: 'root', group: 'root', tags }),
   ];
+}
+
+/**
+ * sh test: what answers TLS on this host's `port` presents the certificate on disk, verified
+ * for `name` against the CA on disk. A daemon still holding an older certificate fails it, and
+ * one that accepts but never answers fails it within 5 s.
+ */
+export function servesCurrentCert(name: string, port: number): string {
+  const p = tlsPaths();
+  const fingerprint = 'openssl x509 -noout -fingerprint -sha256';
+  const served =
+    `timeout 5 openssl s_client -connect 127.0.0.1:${port} -servername ${q(name)} -verify_hostname ${q(name)} -CAfile ${q(p.ca)} -verify_return_error </dev/null 2>/dev/null | ${fingerprint} 2>/dev/null`;
+  return `{ got=$(${served}) && [ -n "$got" ] && [ "$got" = "$(${fingerprint} -in ${q(p.cert)})" ]; }`;
 }

@@ -122,6 +122,7 @@ t.test('the role dispatches harbor: Docker, installer, certificate, harbor.yml, 
       `template template ${opt}/harbor/harbor.yml`,
       'command harbor runs the current harbor.yml',
       'command install harbor',
+      'command harbor answers',
     ],
   );
   const handlers = registry.handlers!(context(vars));
