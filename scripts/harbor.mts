@@ -1,7 +1,6 @@
 #!/usr/bin/env zx
 // Harbor's users, projects and project members over its REST API, as the admin: what operators
 // did by hand in the UI (python-harborclient could not even add members). Idempotent, with --check.
-import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parseFlags, runMain, scriptArgs } from '../lib/cli.ts';
@@ -27,10 +26,13 @@ import type { RunOptions } from '../lib/run/types.ts';
 import { HARBOR_ACTIONS, type HarborAction } from '../roles/registry/harbor.ts';
 import { harborLifecycleRole } from '../roles/registry/lifecycle.ts';
 import { selectHosts } from '../lib/inventory/limit.ts';
-import { loadRunInventory, passwordSource, type PasswordSource } from '../lib/inventory/vaulted.ts';
-import { DEFAULT_CERTS_DIR, readIfExists, registryPublicName } from '../lib/pki/index.ts';
+import { bindOptionalInventory, type PasswordSource } from '../lib/inventory/vaulted.ts';
+import { filesFromFlags, type DeploymentFiles } from '../lib/inventory/binding.ts';
+import type { Inventory } from '../lib/inventory/types.ts';
+import { PROJECT_ROOT } from '../lib/compiled.ts';
+import { readIfExists, registryPublicName } from '../lib/pki/index.ts';
 import { redact, type Secret } from '../lib/secret.ts';
-import { DEFAULT_VAULT_FILE, VaultFile } from '../lib/vault/index.ts';
+import { VaultFile } from '../lib/vault/index.ts';
 
 const USAGE = `usage: npx zx scripts/harbor.mts COMMAND [options]
   info                              Harbor's version, settings and component health
@@ -56,20 +58,22 @@ const USAGE = `usage: npx zx scripts/harbor.mts COMMAND [options]
 options:
   -C, --check                  report what would change, change nothing
   --url URL                    Harbor (default https://<registry_public_name> from the inventory)
-  -i, --inventory FILE         inventory (default inventory/lab.yaml)
+  -i, --inventory FILE         inventory (default: this project's inventory/lab.yaml); it names the vault,
+                               password file and certificates (else vault/secrets.yaml and certs here)
   --ca FILE                    CA to trust for Harbor's certificate (default <certs-dir>/ca.crt)
-  --certs-dir DIR              the deployment's public certificates (default ${DEFAULT_CERTS_DIR})
-  --vault FILE                 vault with harbor_admin_password and harbor_users.* (default ${DEFAULT_VAULT_FILE})
-  --vault-password-file F      vault password file (else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt)
+  --certs-dir DIR              the deployment's public certificates (default: the inventory's harbormaster_certs_dir)
+  --vault FILE                 vault with harbor_admin_password and harbor_users.* (default: harbormaster_vault)
+  --vault-password-file F      vault password file (else harbormaster_vault_password_file,
+                               else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt)
   -h, --help                   this help`;
 
 const OPTIONS = {
   check: { type: 'boolean', short: 'C' },
   url: { type: 'string' },
-  inventory: { type: 'string', short: 'i', default: 'inventory/lab.yaml' },
+  inventory: { type: 'string', short: 'i', default: join(PROJECT_ROOT, 'inventory/lab.yaml') },
   ca: { type: 'string' },
-  'certs-dir': { type: 'string', default: DEFAULT_CERTS_DIR },
-  vault: { type: 'string', default: DEFAULT_VAULT_FILE },
+  'certs-dir': { type: 'string' },
+  vault: { type: 'string' },
   'vault-password-file': { type: 'string' },
   admin: { type: 'boolean' },
   email: { type: 'string' },
@@ -85,19 +89,25 @@ function parse() {
 }
 let flags: ReturnType<typeof parse>['values'];
 let password: PasswordSource;
+/** The inventory (when it exists) and the deployment files it names, under the flags. */
+let inventory: Inventory | undefined;
+let files: DeploymentFiles;
+
+function needInventory(hint: string): Inventory {
+  if (!inventory) throw new UserError(`${flags.inventory}: inventory not found: pass -i FILE${hint}`);
+  return inventory;
+}
 
 const say = (text: string): void => void process.stdout.write(redact(text) + '\n');
 
 async function harborUrl(): Promise<string> {
   if (flags.url) return flags.url;
-  const file = flags.inventory;
-  if (!existsSync(file)) throw new UserError(`${file}: inventory not found: pass -i FILE or --url https://<registry name>`);
-  const hosts = selectHosts(await loadRunInventory(file, password), 'registry');
-  return `https://${registryPublicName(hosts, file)}`;
+  const hosts = selectHosts(needInventory(' or --url https://<registry name>'), 'registry');
+  return `https://${registryPublicName(hosts, flags.inventory)}`;
 }
 
 async function caPem(): Promise<string> {
-  const file = flags.ca ?? join(flags['certs-dir'], 'ca.crt');
+  const file = flags.ca ?? join(files.certsDir, 'ca.crt');
   const pem = await readIfExists(file);
   if (!pem?.includes('-----BEGIN CERTIFICATE-----')) {
     throw new UserError(`${file}: no CA certificate to trust Harbor with: pass --ca FILE (or make it with npx zx scripts/certs.mts issue)`);
@@ -107,7 +117,7 @@ async function caPem(): Promise<string> {
 
 let vault: Promise<VaultFile> | undefined;
 function openVault(): Promise<VaultFile> {
-  return (vault ??= (async () => VaultFile.open(flags.vault, (await password({ required: true }))!))());
+  return (vault ??= (async () => VaultFile.open(files.vaultFile, (await password({ required: true }))!))());
 }
 
 /** A client logged in as admin: a wrong password fails here, not as an oddly empty list later. */
@@ -248,8 +258,7 @@ const LIFECYCLE: readonly string[] = HARBOR_ACTIONS;
 /** An action on the registry hosts themselves, through the engine (one SSH connection each, the bastion as jump). */
 async function lifecycle(action: HarborAction, args: string[]): Promise<number> {
   needArgs(args, 0, action);
-  if (!existsSync(flags.inventory)) throw new UserError(`${flags.inventory}: inventory not found: pass -i FILE`);
-  const inv = await loadRunInventory(flags.inventory, password);
+  const inv = needInventory('');
   const options: RunOptions = { check: Boolean(flags.check), diff: false, forks: 10, hostKeyChecking: 'strict', verbose: action === 'status' };
   const result = await runRoles(inv, [harborLifecycleRole(action)], options, humanReporter(process.stdout, process.stderr, { verbose: options.verbose }));
   return result.exitCode;
@@ -259,7 +268,7 @@ await runMain('harbor', async () => {
   const parsed = parse();
   flags = parsed.values;
   if (flags.help) return void say(USAGE);
-  password = passwordSource(flags['vault-password-file']);
+  ({ inventory, files, password } = await bindOptionalInventory(flags.inventory, filesFromFlags(flags)));
   const [command, ...rest] = parsed.positionals;
   if (!command || ![...LISTINGS, ...CHANGES, ...LIFECYCLE].includes(command)) {
     throw new UserError(`${command ? `unknown command ${command}` : 'no command'}: use ${[...LISTINGS, ...CHANGES, ...LIFECYCLE].join(', ')} (--help)`);

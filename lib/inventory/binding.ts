@@ -39,11 +39,12 @@ function inventoryValue(inv: Inventory, name: string): string | undefined {
 /**
  * The deployment's files: a flag wins (a path relative to the current directory, as on any
  * command line), else the inventory's variable (relative to the inventory file), else
- * UNBOUND_DEFAULTS (no default password file).
+ * UNBOUND_DEFAULTS (no default password file). Without an inventory, flags or the defaults.
  */
-export function deploymentFiles(inv: Inventory, flags: Partial<DeploymentFiles> = {}): DeploymentFiles {
+export function deploymentFiles(inv: Inventory | undefined, flags: Partial<DeploymentFiles> = {}): DeploymentFiles {
   const pick = (key: keyof DeploymentFiles): string | undefined => {
     if (flags[key] !== undefined) return resolve(flags[key]!);
+    if (!inv) return undefined;
     const value = inventoryValue(inv, BINDING_VARS[key]);
     return value === undefined ? undefined : isAbsolute(value) ? value : resolve(dirname(inv.file), value);
   };
@@ -54,3 +55,10 @@ export function deploymentFiles(inv: Inventory, flags: Partial<DeploymentFiles> 
     certsDir: pick('certsDir') ?? UNBOUND_DEFAULTS.certsDir,
   };
 }
+
+/** The --vault, --vault-password-file and --certs-dir flags every command spells alike. */
+export const filesFromFlags = (v: { vault?: string; 'vault-password-file'?: string; 'certs-dir'?: string }): Partial<DeploymentFiles> => ({
+  vaultFile: v.vault,
+  passwordFile: v['vault-password-file'],
+  certsDir: v['certs-dir'],
+});

@@ -2,6 +2,7 @@
 // when one is met: shared by every command that reads an inventory.
 import type { Secret } from '../secret.ts';
 import { prepareVaultKeys, resolveVaultPassword, vaultDecryptor } from '../vault/index.ts';
+import { existsSync } from 'node:fs';
 import { deploymentFiles, type DeploymentFiles } from './binding.ts';
 import { loadInventory } from './index.ts';
 import type { Inventory } from './types.ts';
@@ -43,4 +44,11 @@ export async function loadBoundInventory(file: string, flags: Partial<Deployment
   if (!secret) await loadInventory(file); // fails naming the first vault value and how to give a password
   await prepareVaultKeys(sealed, secret!);
   return { inventory: await loadInventory(file, { decrypt: vaultDecryptor(secret!) }), files, password };
+}
+
+/** For a command whose inventory is a default that may not exist: bound to it when it does, else to the flags and the project's defaults. */
+export async function bindOptionalInventory(file: string, flags: Partial<DeploymentFiles>): Promise<Partial<BoundInventory> & Omit<BoundInventory, 'inventory'>> {
+  if (existsSync(file)) return loadBoundInventory(file, flags);
+  const files = deploymentFiles(undefined, flags);
+  return { files, password: passwordSource(files.passwordFile) };
 }
