@@ -62,8 +62,9 @@ The lab registry is up: https://registry.lab.test/ (the bastion, ${bastion.addre
 /** The run lock of the inventory this run will use, taken before the lab or the AWS phase touches anything. */
 async function lockFirst(cmd: RunCommand, aws: string | undefined): Promise<Lock | undefined> {
   if (cmd.options.check || cmd.listSteps) return undefined;
-  const lock = await lockRun(cmd.inventory ?? (aws !== undefined ? AWS_DEFAULTS.inventory : await labInventoryFile({ name: LAB.name })));
-  if (lock.tookOver) warnTookOver(lock.file, lock.tookOver);
+  const inventory = cmd.inventory ?? (aws !== undefined ? AWS_DEFAULTS.inventory : await labInventoryFile({ name: LAB.name }));
+  const lock = await lockRun(inventory);
+  if (lock.tookOver) warnTookOver(inventory, lock.tookOver);
   return lock;
 }
 

@@ -185,7 +185,9 @@ export async function prepareDeployment(ctx: PrepareContext): Promise<Vars> {
   });
   const parts = [['CA', result.ca], ['server certificate', result.server]] as const;
   for (const [what, r] of parts) {
-    if (r?.changed) ctx.say(`pki: ${what} ${what === 'CA' && ctx.rotateCa ? 'rotated' : r.reason === 'missing' ? 'created' : 'renewed'} (${r.reason})`);
+    if (!r?.changed) continue;
+    if (what === 'CA' && ctx.rotateCa) ctx.say(`pki: CA rotated (${newCa ? 'a new one, as --rotate-ca asked' : `the vault's: ${r.reason}`})`);
+    else ctx.say(`pki: ${what} ${r.reason === 'missing' ? 'created' : 'renewed'} (${r.reason})`);
   }
   return deploymentVars({ vault, certsDir: ctx.certsDir });
 }
