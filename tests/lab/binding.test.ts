@@ -32,9 +32,12 @@ interface Ran {
   stderr: string;
 }
 
-/** bin/harbormaster.mjs from another directory, as the issue ran it. */
+/**
+ * bin/harbormaster.mjs from another directory, as the issue ran it: without the NODE_OPTIONS
+ * npm set for this project (tap hands them to every child, hence `env -u`).
+ */
 function fromElsewhere(...args: string[]): Promise<Ran> {
-  return promisify(execFile)(process.execPath, [join(repo, 'bin/harbormaster.mjs'), ...args], { cwd: elsewhere, maxBuffer: 1 << 24 }).then(
+  return promisify(execFile)('env', ['-u', 'NODE_OPTIONS', process.execPath, join(repo, 'bin/harbormaster.mjs'), ...args], { cwd: elsewhere, maxBuffer: 1 << 24 }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (e: Ran) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
