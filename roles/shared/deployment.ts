@@ -84,7 +84,6 @@ export async function deploymentVars(opts: { vault: DeploymentVault; certsDir: s
   return {
     registry_public_name: publicNameOf(pki.certPem, opts.certsDir),
     tls_ca_pem: pki.caPem,
-    tls_ca_fingerprint: certFingerprint(pki.caPem)!,
     tls_cert_pem: pki.certPem,
     tls_key_pem: pki.keyPem,
     registry_users: registryUsers(vault),

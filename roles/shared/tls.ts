@@ -2,6 +2,8 @@
 import type { Vars } from '../../lib/inventory/types.ts';
 import { copy, directory, type Step } from '../../lib/steps/index.ts';
 import { q } from '../../lib/transport/shell.ts';
+import { UserError } from '../../lib/errors.ts';
+import { certFingerprint } from '../../lib/pki/index.ts';
 import { need, needSecret } from './deployment.ts';
 
 export const TLS_DIR = '/etc/harbormaster/tls';
@@ -26,6 +28,12 @@ export interface TlsOptions {
   readerGroup?: string;
 }
 
+function caFingerprint(pem: string, role: string): string {
+  const fingerprint = certFingerprint(pem);
+  if (!fingerprint) throw new UserError(`role ${role}: variable tls_ca_pem is not a PEM certificate`);
+  return fingerprint;
+}
+
 /**
  * /etc/harbormaster (0755), its tls directory, the CA and server certificate (0644), the key
  * (sensitive), and the record of the CA this host now holds (what the next run compares with).
@@ -40,7 +48,7 @@ export function tlsSteps({ role, vars, readerGroup }: TlsOptions): Step[] {
     copy({ dest: p.ca, content: need<string>(vars, 'tls_ca_pem', role), mode: '0644', owner: 'root', group: 'root', tags }),
     copy({ dest: p.cert, content: need<string>(vars, 'tls_cert_pem', role), mode: '0644', owner: 'root', group: 'root', tags }),
     copy({ dest: p.key, content: needSecret(vars, 'tls_key_pem', role), mode: readerGroup ? '0640' : '0600', owner: 'root', group, tags }),
-    copy({ dest: CA_RECORD, content: `${need<string>(vars, 'tls_ca_fingerprint', role)}\n`, mode: '0644', owner: 'root', group: 'root', tags }),
+    copy({ dest: CA_RECORD, content: `${caFingerprint(need<string>(vars, 'tls_ca_pem', role), role)}\n`, mode: '0644', owner: 'root', group: 'root', tags }),
   ];
 }
 
