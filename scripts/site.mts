@@ -15,8 +15,8 @@ import { UNBOUND_DEFAULTS } from '../lib/inventory/binding.ts';
 import type { Lock } from '../lib/lock/index.ts';
 import { loadRole, lockRun, parseRunArgs, RUN_FLAGS_HELP, runCommand, warnTookOver, type RunCommand } from '../lib/run/cli.ts';
 
-/** The site's roles, in the order they run. */
-const SITE_ROLES = ['bastion', 'proxy', 'registry'];
+/** The site's roles, in the order they run: the db host's (when the inventory has one) before the registries that use it. */
+const SITE_ROLES = ['bastion', 'postgres', 'redis', 'proxy', 'registry'];
 
 const LAB = {
   name: 'lab',

@@ -48,7 +48,8 @@ function inventory(plan: LabPlan): string {
     keyFile: plan.keyFile,
     knownHostsFile: plan.knownHostsFile,
     become: false,
-    bastion: bastion!,
+    // Its private address: registry hosts reach the proxy there (e.g. its balancer manager).
+    bastion: { ...bastion!, vars: { private_ip: bastion!.privAddress } },
     registries: privateHosts(plan, 'registry'),
     databases: privateHosts(plan, 'database'),
     vars: {

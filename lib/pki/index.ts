@@ -3,6 +3,6 @@ export { ensureCa, ensureServerCert, RENEW_BEFORE_DAYS, type Current, type Ensur
 export { readIfExists } from '../fs.ts';
 export { certFingerprint, chainsTo, daysLeft, readCert, summarize, validityProblem, type CertSummary } from './inspect.ts';
 export { CA_DAYS, CA_KEY_BITS, createCa, issueServerCert, MAX_SERVER_DAYS, SERVER_KEY_BITS, type KeyPair } from './issue.ts';
-export { formatSan, sanChanges, sansOf, wantedSans, registryPublicName, type San } from './sans.ts';
-export { certPath, DEFAULT_CERTS_DIR, ensurePki, loadPki, type LoadedPki, type PkiResult, type PkiVault } from './store.ts';
+export { formatSan, hostSans, sanChanges, sansOf, wantedSans, registryPublicName, type San } from './sans.ts';
+export { certPath, DEFAULT_CERTS_DIR, ensurePki, ensureServiceCert, loadPki, loadServiceCert, serviceCertPath, type LoadedPki, type PkiResult, type PkiVault } from './store.ts';
 export { DOCKER_CERTS_DIR, dockerCaPath, trustCaLocally, trustCaOnHost, type RemoteShell } from './trust.ts';

@@ -24,6 +24,7 @@ export const RUN_FLAGS_HELP = `  -i, --inventory FILE        inventory (Ansible 
   -t, --tags T1,T2            only steps with one of these tags (a role's name is a tag of its steps)
       --skip-tags T1,T2       leave out steps with any of these tags
   -f, --forks N               hosts worked on at once (default 10)
+      --serial N              each role on N hosts at a time, batch after batch (over a role's own serial)
       --list-steps            list the steps each role would run, and exit
       --start-at STEP         start at the step with this name (* wildcards)
       --json                  one JSON event per line instead of text
@@ -48,6 +49,7 @@ const OPTIONS = {
   tags: { type: 'string', short: 't' },
   'skip-tags': { type: 'string' },
   forks: { type: 'string', short: 'f' },
+  serial: { type: 'string' },
   'list-steps': { type: 'boolean' },
   'start-at': { type: 'string' },
   json: { type: 'boolean' },
@@ -135,6 +137,8 @@ export function parseRunArgs(args: string[]): RunCommand {
   const v = parsed.values;
   const forks = v.forks === undefined ? 10 : Number(v.forks);
   if (!Number.isInteger(forks) || forks < 1) throw new UserError(`--forks "${v.forks}": give a whole number of at least 1`);
+  const serial = v.serial === undefined ? undefined : Number(v.serial);
+  if (serial !== undefined && (!/^\d+$/.test(v.serial!) || serial < 1)) throw new UserError(`--serial "${v.serial}": give a whole number of at least 1`);
   if (v.limit !== undefined) splitPattern(v.limit); // runners treat '' as no limit: refuse it here
   const fromVaultId = passwordFileOf(v['vault-id'], v['vault-password-file'] !== undefined);
   const hkc = (v['host-key-checking'] ?? 'strict') as HostKeyChecking;
@@ -158,6 +162,7 @@ export function parseRunArgs(args: string[]): RunCommand {
       skipTags: tagList('--skip-tags', v['skip-tags']),
       startAt: v['start-at'],
       forks,
+      ...(serial !== undefined ? { serial } : {}),
       limit: v.limit,
       hostKeyChecking: hkc,
       knownHostsFile: v['known-hosts'] ? resolve(v['known-hosts']) : undefined,

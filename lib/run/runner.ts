@@ -48,8 +48,9 @@ export const runPool = (opts: Pick<RunOptions, 'hostKeyChecking'>, emit: EventSi
   new ConnectionPool({ hostKeyChecking: opts.hostKeyChecking }, (message) => emit({ type: 'warning', message }));
 
 /**
- * Runs roles in order; each role on its hosts in parallel (--forks). One SSH connection per
- * host for the whole run; a host that fails or is unreachable takes no further part.
+ * Runs roles in order; each role on its hosts in parallel (--forks), or batch after batch
+ * (--serial, a role's `serial`). One SSH connection per host for the whole run; a host that
+ * fails or is unreachable takes no further part.
  */
 export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, emit: EventSink, connections?: ConnectionPool): Promise<RunResult> {
   const started = performance.now();
@@ -64,7 +65,7 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
   try {
     for (const role of roles) {
       const hosts = roleHosts(inv, role, limited);
-      if (hosts.length === 0 && !limited) emit({ type: 'warning', message: `role ${role.name}: no host matches "${role.hosts}"; skipped` });
+      if (hosts.length === 0 && !limited && !role.optional) emit({ type: 'warning', message: `role ${role.name}: no host matches "${role.hosts}"; skipped` });
       for (const h of hosts) {
         if (runs.has(h.name)) continue;
         const conn = pool.get(sshTargetOf(inv, h, opts.knownHostsFile ? { knownHostsFile: opts.knownHostsFile } : {}));
@@ -74,7 +75,18 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
       const live = hosts.map((h) => runs.get(h.name)!).filter((r) => r.status === 'ok');
       if (live.length === 0) continue;
       emit({ type: 'role', role: role.name, hosts: live.map((r) => r.host.name) });
-      await mapLimit(live, opts.forks, (run) => runRoleOnHost(role, run, { inventory: inv, facts, opts, startMatcher, emit }));
+      const size = opts.serial ?? role.serial ?? live.length;
+      for (let i = 0; i < live.length; i += size) {
+        const batch = live.slice(i, i + size);
+        await mapLimit(batch, opts.forks, (run) => runRoleOnHost(role, run, { inventory: inv, facts, opts, startMatcher, emit }));
+        const failed = batch.filter((r) => r.status !== 'ok').map((r) => r.host.name);
+        const rest = live.slice(i + size).map((r) => r.host.name);
+        if (failed.length && rest.length) {
+          // A rolling change that breaks one batch must not go on to break the next.
+          emit({ type: 'warning', message: `role ${role.name}: ${failed.join(', ')} failed, so it did not run on ${rest.join(', ')} (serial ${size})` });
+          break;
+        }
+      }
     }
     if (startMatcher && runs.size > 0 && [...runs.values()].every((r) => !r.started && r.status === 'ok')) {
       throw new UserError(`--start-at "${opts.startAt}": no step of the selected roles has that name`);

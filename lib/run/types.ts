@@ -20,6 +20,13 @@ export interface Role {
   name: string;
   /** Host pattern (Ansible syntax) the role applies to, intersected with --limit. */
   hosts: string;
+  /** A part some deployments lack (e.g. the db host): skipped without a warning when no host matches. */
+  optional?: boolean;
+  /**
+   * Hosts worked on at a time (Ansible's `serial`): the role runs batch after batch, and stops
+   * before the next batch once a host of one has failed. Default: all at once (up to --forks).
+   */
+  serial?: number;
   defaults?: Vars;
   /** Where its templates are (default: templates/<name>/ under the current directory). */
   templateDir?: string;
@@ -71,6 +78,8 @@ export interface RunOptions {
   skipTags?: string[];
   startAt?: string;
   forks: number;
+  /** --serial: batches of this many hosts for every role, over the roles' own `serial`. */
+  serial?: number;
   limit?: string;
   hostKeyChecking: HostKeyChecking;
   /** Overrides the inventory's known_hosts files. */

@@ -6,10 +6,11 @@ import { UserError } from '../../lib/errors.ts';
 import { newUserPassword } from '../../lib/harbor/password.ts';
 import type { Vars } from '../../lib/inventory/types.ts';
 import { selectHosts } from '../../lib/inventory/limit.ts';
-import { certFingerprint, certPath, ensurePki, loadPki, readCert, readIfExists, registryPublicName, sansOf, wantedSans, type PkiVault } from '../../lib/pki/index.ts';
+import { certFingerprint, certPath, ensurePki, ensureServiceCert, hostSans, loadPki, loadServiceCert, readCert, readIfExists, registryPublicName, sansOf, wantedSans, type PkiVault } from '../../lib/pki/index.ts';
 import type { PrepareContext } from '../../lib/run/types.ts';
 import { isSecret, Secret } from '../../lib/secret.ts';
 import { CA_RECORD, TLS_CA } from './tls.ts';
+import { groupHosts, GROUPS } from './topology.ts';
 
 /** The slice of lib/vault's VaultFile these roles use. */
 export interface DeploymentVault extends PkiVault {
@@ -19,8 +20,13 @@ export interface DeploymentVault extends PkiVault {
 const USERS_KEY = 'registry_users';
 const ADMIN_PASSWORD_KEY = 'registry_admin_password';
 const HTTP_SECRET_KEY = 'registry_http_secret';
-/** Harbor's first admin password and its database password (registry_engine harbor). */
-const HARBOR_KEYS = ['harbor_admin_password', 'harbor_db_password'];
+/**
+ * Harbor's first admin password and its database password (registry_engine harbor; roles/postgres
+ * gives the db host's Harbor user the same one), and the db host's Redis password.
+ */
+const HARBOR_KEYS = ['harbor_admin_password', 'harbor_db_password', 'redis_password'];
+/** The db host's certificate (PostgreSQL's TLS): pki_database_key in the vault, <certs>/database.crt. */
+const DB_CERT = 'database';
 /** Letters, digits, `_` and `-`: a dot would nest the vault key, a colon would break htpasswd. */
 const USER_NAME = /^[A-Za-z0-9_-]+$/;
 
@@ -55,12 +61,12 @@ export async function ensureGeneratedSecrets(vault: DeploymentVault, check = fal
   const harbor = HARBOR_KEYS.filter((k) => !vault.get(k));
   if (check || missing.length + harbor.length === 0) return;
   for (const key of missing) vault.set(key, randomSecret());
-  // Harbor's rule (upper, lower, digit) binds its admin password; the DB password gets the same kind.
+  // Harbor's rule (upper, lower, digit) binds its admin password; the others get the same kind.
   for (const key of harbor) vault.set(key, newUserPassword(32).reveal());
   await vault.save();
 }
 
-/** Harbor's passwords, those the vault holds (all of them after ensureGeneratedSecrets outside check mode). */
+/** Harbor's and Redis's passwords, those the vault holds (all of them after ensureGeneratedSecrets outside check mode). */
 function harborSecrets(vault: DeploymentVault): Vars {
   return Object.fromEntries(HARBOR_KEYS.flatMap((k) => (vault.get(k) ? [[k, vault.get(k)!]] : [])));
 }
@@ -81,6 +87,7 @@ export async function deploymentVars(opts: { vault: DeploymentVault; certsDir: s
   const pki = await loadPki(opts);
   const { vault } = opts;
   await ensureGeneratedSecrets(vault, opts.check);
+  const db = await loadServiceCert({ vault, certsDir: opts.certsDir, name: DB_CERT });
   return {
     registry_public_name: publicNameOf(pki.certPem, opts.certsDir),
     tls_ca_pem: pki.caPem,
@@ -90,6 +97,7 @@ export async function deploymentVars(opts: { vault: DeploymentVault; certsDir: s
     registry_http_secret: vault.get(HTTP_SECRET_KEY)!,
     ...harborSecrets(vault),
     ...s3Key(vault),
+    ...(db ? { db_tls_cert_pem: db.certPem, db_tls_key_pem: db.keyPem } : {}),
   };
 }
 
@@ -155,11 +163,11 @@ function mayCreateVault(ctx: PrepareContext, held: Map<string, string>): boolean
 }
 
 /**
- * The `prepare` of the proxy and registry roles, once per run on the controller, before any
- * host changes: reads the CA each host holds; makes sure the CA and the server certificate
- * exist and cover the public name and the registry hosts (saying why when it makes or renews
- * one), refusing a CA other than the hosts' unless --rotate-ca; then hands deploymentVars to
- * every host. Check mode only reads.
+ * The `prepare` of the site's roles, once per run on the controller, before any host changes:
+ * reads the CA each host holds; makes sure the CA and the server certificate exist and cover
+ * the public name and the registry hosts, and with a database group the db host's certificate
+ * (saying why when it makes or renews one), refusing a CA other than the hosts' unless
+ * --rotate-ca; then hands deploymentVars to every host. Check mode only reads.
  */
 export async function prepareDeployment(ctx: PrepareContext): Promise<Vars> {
   const held = await hostCas(ctx);
@@ -182,7 +190,9 @@ export async function prepareDeployment(ctx: PrepareContext): Promise<Vars> {
     newCa,
     approve: (r) => guardCa(ctx, held, r.ca.certPem),
   });
-  const parts = [['CA', result.ca], ['server certificate', result.server]] as const;
+  const dbHosts = groupHosts(ctx.inventory, GROUPS.database);
+  const db = dbHosts.length ? await ensureServiceCert({ vault, certsDir: ctx.certsDir, name: DB_CERT, sans: hostSans(dbHosts) }) : undefined;
+  const parts = [['CA', result.ca], ['server certificate', result.server], ['database certificate', db]] as const;
   for (const [what, r] of parts) {
     if (!r?.changed) continue;
     if (what === 'CA' && ctx.rotateCa) ctx.say(`pki: CA rotated (${newCa ? 'a new one, as --rotate-ca asked' : `the vault's: ${r.reason}`})`);

@@ -35,9 +35,11 @@ export interface AwsCommand {
   password?: PasswordSource;
   /** Where the plan and summary go (stdout; stderr when a --json run follows). */
   out?: NodeJS.WritableStream;
+  /** Where progress lines go (stderr). */
+  log?: (line: string) => void;
 }
 
-const say = (line: string) => process.stderr.write(`${redact(line)}\n`);
+const toStderr = (line: string) => void process.stderr.write(`${line}\n`);
 const PAST: Record<Change['action'], string> = { create: 'created', update: 'updated', replace: 'replaced', delete: 'destroyed', ok: 'unchanged' };
 
 /** What a plan says, to compare two plans of the same thing. */
@@ -56,6 +58,8 @@ async function writeInventory(settings: AwsSettings, plan: AwsPlan, file: string
 /** Runs the command; after an apply that has instances, returns the inventory it wrote. */
 export async function runAwsCommand(cmd: AwsCommand): Promise<{ inventoryFile?: string }> {
   loadDotenv({ quiet: true });
+  const log = cmd.log ?? toStderr;
+  const say = (line: string) => log(redact(line));
   const settings = await loadAwsSettings(cmd.settingsFile ?? AWS_DEFAULTS.settings);
   const destroying = cmd.action === 'destroy';
   const parts = parseParts(cmd.only, destroying ? DESTROYED_BY_DEFAULT : PARTS);
