@@ -79,17 +79,21 @@ export class HarborSession {
     return (this.#vault ??= (async () => VaultFile.open(this.flags.vault, (await this.password({ required: true }))!))());
   }
 
-  /** The vault as reconcile writes it: each secret saved at once. */
+  /**
+   * The vault as reconcile writes it: each secret saved at once, decided and saved under the
+   * vault's lock over the file's latest version (a concurrent writer loses nothing, and two
+   * runs making one user's password agree on it).
+   */
   async secrets(): Promise<SecretStore> {
     const v = await this.openVault();
     return {
       get: (key) => v.get(key),
-      update: async (key, next) => {
-        const value = next(v.get(key));
-        v.set(key, value);
-        await v.save();
-        return value;
-      },
+      update: (key, next) =>
+        v.locked(() => {
+          const value = next(v.get(key));
+          v.set(key, value);
+          return value;
+        }),
     };
   }
 

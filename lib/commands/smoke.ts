@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { parseFlags } from '../cli.ts';
 import { UserError } from '../errors.ts';
 import { selectHosts } from '../inventory/limit.ts';
-import { loadRunInventory, passwordSource, type PasswordSource } from '../inventory/vaulted.ts';
-import { DEFAULT_CERTS_DIR, readIfExists, registryPublicName } from '../pki/index.ts';
+import { deploymentFiles, filesFromFlags, type DeploymentFiles } from '../inventory/binding.ts';
+import { loadBoundInventory, passwordSource } from '../inventory/vaulted.ts';
+import { readIfExists, registryPublicName } from '../pki/index.ts';
 import { humanReporter, jsonReporter, type Output } from '../run/report.ts';
 import { runSmoke, type Credentials, type Endpoint } from '../smoke/index.ts';
-import { DEFAULT_VAULT_FILE, VaultFile } from '../vault/index.ts';
+import { VaultFile } from '../vault/index.ts';
 import type { CommandContext } from './harbor-session.ts';
 
 
@@ -17,8 +18,8 @@ export const SMOKE_FLAGS = {
   url: { type: 'string' },
   resolve: { type: 'string' },
   ca: { type: 'string' },
-  'certs-dir': { type: 'string', default: DEFAULT_CERTS_DIR },
-  vault: { type: 'string', default: DEFAULT_VAULT_FILE },
+  'certs-dir': { type: 'string' },
+  vault: { type: 'string' },
   'vault-password-file': { type: 'string' },
   user: { type: 'string', default: 'admin' },
   engine: { type: 'string' },
@@ -39,9 +40,9 @@ options:
   --resolve ADDRESS            connect to ADDRESS instead of resolving the name (curl's --resolve;
                                default: the inventory's registry_public_address, which the lab sets)
   --ca FILE                    CA to trust (default <certs-dir>/ca.crt)
-  --certs-dir DIR              the deployment's public certificates (default ${DEFAULT_CERTS_DIR})
-  --vault FILE                 vault holding the user's password (default ${DEFAULT_VAULT_FILE})
-  --vault-password-file F      vault password file (else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt)
+  --certs-dir DIR              the deployment's public certificates (default: the inventory's, else certs)
+  --vault FILE                 vault holding the user's password (default: the inventory's, else vault/secrets.yaml)
+  --vault-password-file F      vault password file (default: the inventory's, else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt)
   --user NAME                  who pushes (default admin): distribution's registry_users.NAME
                                (admin: else registry_admin_password), Harbor's harbor_admin_password
                                for admin, else harbor_users.NAME
@@ -56,9 +57,10 @@ export interface SmokeTarget {
   inventoryFile?: string;
   url?: string;
   resolve?: string;
-  caFile: string;
-  vaultFile: string;
-  password: PasswordSource;
+  /** The CA to trust instead of <certs dir>/ca.crt. */
+  caFile?: string;
+  /** --vault, --vault-password-file, --certs-dir: over what the inventory binds. */
+  files: Partial<DeploymentFiles>;
   user: string;
   engine?: string;
   project: string;
@@ -93,10 +95,14 @@ export async function smokeDeployment(target: SmokeTarget, out: { stdout: Output
   let url = target.url;
   let engine = target.engine;
   let address = target.resolve;
+  let files = deploymentFiles(undefined, target.files);
+  let password = passwordSource(files.passwordFile);
   if (!url || !engine || !address) {
     const file = target.inventoryFile;
     if (!file || !existsSync(file)) throw new UserError(`${file ?? 'no inventory'}: inventory not found: pass -i FILE, or --url and --engine`);
-    const hosts = selectHosts(await loadRunInventory(file, target.password), 'registry');
+    const bound = await loadBoundInventory(file, target.files);
+    ({ files, password } = bound);
+    const hosts = selectHosts(bound.inventory, 'registry');
     url ??= `https://${registryPublicName(hosts, file)}`;
     engine ??= String(hosts[0]?.vars.registry_engine ?? 'distribution');
     // Only with the inventory's own name: an address for another URL would be a guess.
@@ -104,13 +110,14 @@ export async function smokeDeployment(target: SmokeTarget, out: { stdout: Output
   }
   if (engine !== 'distribution' && engine !== 'harbor') throw new UserError(`--engine ${engine}: use distribution or harbor`);
   const endpoint = endpointOf(url, address);
-  const caPem = await readIfExists(target.caFile);
-  if (!caPem?.includes('-----BEGIN CERTIFICATE-----')) throw new UserError(`${target.caFile}: no CA certificate to trust the registry with: pass --ca FILE or --certs-dir DIR`);
-  const vault = await VaultFile.open(target.vaultFile, (await target.password({ required: true }))!);
+  const caFile = target.caFile ?? join(files.certsDir, 'ca.crt');
+  const caPem = await readIfExists(caFile);
+  if (!caPem?.includes('-----BEGIN CERTIFICATE-----')) throw new UserError(`${caFile}: no CA certificate to trust the registry with: pass --ca FILE or --certs-dir DIR`);
+  const vault = await VaultFile.open(files.vaultFile, (await password({ required: true }))!);
   if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(target.project)) throw new UserError(`--project ${target.project}: lower-case letters, digits and . _ - only`);
   const sink = target.json ? jsonReporter(out.stdout) : humanReporter(out.stdout, out.stderr, { verbose: false });
   const passed = await runSmoke(
-    { endpoint, caPem, caFile: target.caFile, credentials: credentialsFrom(vault, engine, target.user), repository: `${target.project}/smoke`, tag: target.tag },
+    { endpoint, caPem, caFile, credentials: credentialsFrom(vault, engine, target.user), repository: `${target.project}/smoke`, tag: target.tag },
     sink,
   );
   return passed ? 0 : 2;
@@ -127,9 +134,8 @@ export async function main(ctx: CommandContext): Promise<number> {
       ...(v.url ? { url: v.url } : {}),
       ...(v.resolve ? { resolve: v.resolve } : {}),
       ...(v.engine ? { engine: v.engine } : {}),
-      caFile: v.ca ?? join(v['certs-dir'], 'ca.crt'),
-      vaultFile: v.vault,
-      password: passwordSource(v['vault-password-file']),
+      ...(v.ca ? { caFile: v.ca } : {}),
+      files: filesFromFlags(v),
       user: v.user,
       project: v.project,
       tag: v.tag,

@@ -6,6 +6,7 @@ import { writePublicFile } from '../fs.ts';
 import { jumpInventoryText, knownHostsText } from '../inventory/write.ts';
 import { loadInventory } from '../inventory/index.ts';
 import { sshConfigText } from '../access/ssh-config.ts';
+import { BINDING_VARS } from '../inventory/binding.ts';
 
 /**
  * The files clients use to reach the lab: known_hosts with each host's real key (read from its
@@ -40,6 +41,10 @@ function inventory(plan: LabPlan): string {
       // points: no DNS knows the lab's name.
       registry_public_name: 'registry.lab.test',
       registry_public_address: bastion!.address,
+      // Absolute: every command on this inventory finds the lab's own secrets from any directory.
+      [BINDING_VARS.vaultFile]: plan.secrets.vaultFile,
+      [BINDING_VARS.passwordFile]: plan.secrets.passwordFile,
+      [BINDING_VARS.certsDir]: plan.secrets.certsDir,
       // Several registries serve the same images: they keep them in the storage they all mount.
       ...(plan.sharedDir ? { registry_data_dir: SHARED_STORAGE_MOUNT } : {}),
     },

@@ -43,6 +43,10 @@ export interface EnsurePkiOptions {
   days?: number;
   renewBefore?: number;
   now?: Date;
+  /** Make a new CA even when the current one is fine (a rotation asked for). */
+  newCa?: boolean;
+  /** Sees the outcome before anything is written; throwing leaves vault and certs as they were. */
+  approve?: (result: PkiResult) => void;
 }
 
 export interface PkiResult {
@@ -59,7 +63,7 @@ export interface PkiResult {
 export async function ensurePki(opts: EnsurePkiOptions): Promise<PkiResult> {
   const { vault, certsDir, renewBefore, now } = opts;
   const ca = await ensureCa({
-    current: await readPart(vault, certsDir, 'ca'),
+    current: opts.newCa ? undefined : await readPart(vault, certsDir, 'ca'),
     commonName: `${opts.publicName} CA`,
     days: opts.caDays,
     renewBefore,
@@ -68,6 +72,7 @@ export async function ensurePki(opts: EnsurePkiOptions): Promise<PkiResult> {
   const server = opts.sans
     ? await ensureServerCert({ current: await readPart(vault, certsDir, 'server'), ca, sans: opts.sans, days: opts.days, renewBefore, now })
     : undefined;
+  opts.approve?.({ ca, server });
   const changed: [Part, Ensured][] = [];
   if (ca.changed) changed.push(['ca', ca]);
   if (server?.changed) changed.push(['server', server]);

@@ -4,17 +4,17 @@ import { dirname, join, resolve } from 'node:path';
 import { parseFlags } from '../cli.ts';
 import { importUrl, PROJECT_ROOT } from '../compiled.ts';
 import { UserError } from '../errors.ts';
-import { loadRunInventory, passwordSource, type PasswordSource } from '../inventory/vaulted.ts';
-import type { Inventory } from '../inventory/types.ts';
+import { loadBoundInventory, type PasswordSource } from '../inventory/vaulted.ts';
+import { acquireLock, lockFileOf, type Holder, type Lock } from '../lock/index.ts';
+import { prepareRoles } from './prepare.ts';
 import { splitPattern } from '../inventory/limit.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
-import { DEFAULT_VAULT_FILE, VaultFile } from '../vault/index.ts';
+import { VaultFile } from '../vault/index.ts';
 import { parseVaultIdFlag } from '../vault/password.ts';
-import { redact } from '../secret.ts';
 import { listSteps } from './list.ts';
 import { humanReporter, jsonReporter } from './report.ts';
-import { runRoles } from './runner.ts';
-import type { PrepareContext, Role, RunOptions } from './types.ts';
+import { limitedHosts, roleHosts, runPool, runRoles } from './runner.ts';
+import type { Role, RunOptions } from './types.ts';
 import type { Vars } from '../inventory/types.ts';
 
 export const RUN_FLAGS_HELP = `  -i, --inventory FILE        inventory (Ansible YAML or INI)
@@ -30,11 +30,13 @@ export const RUN_FLAGS_HELP = `  -i, --inventory FILE        inventory (Ansible 
       --json                  one JSON event per line instead of text
       --host-key-checking M   strict (default) | accept-new (record unknown keys) | off (warns)
       --known-hosts FILE      known_hosts to use for every host
-      --vault-password-file F vault password file (else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt;
-                              asked only when the inventory or a role needs the vault)
+      --vault-password-file F vault password file (else the inventory's harbormaster_vault_password_file, else
+                              $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt; asked only when needed)
       --vault-id ID@FILE      the same, as Ansible writes it
-      --vault FILE            the deployment's vault of secrets (default vault/secrets.yaml)
-      --certs-dir DIR         the deployment's public certificates (default certs)
+      --vault FILE            the deployment's vault of secrets (default: the inventory's harbormaster_vault,
+                              else vault/secrets.yaml in this project)
+      --certs-dir DIR         the deployment's public certificates (default: harbormaster_certs_dir, else certs)
+      --rotate-ca             replace the CA the hosts hold (a new one, unless the vault's already differs)
   -e, --extra-vars VARS       variables over all others: "k=v k2=v2" (strings) or @FILE (YAML); repeatable
   -v, --verbose               show the output of changed steps
   -h, --help                  this help`;
@@ -57,6 +59,7 @@ const OPTIONS = {
   'vault-id': { type: 'string' },
   vault: { type: 'string' },
   'certs-dir': { type: 'string' },
+  'rotate-ca': { type: 'boolean' },
   'extra-vars': { type: 'string', short: 'e', multiple: true },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
@@ -100,6 +103,8 @@ export interface RunCommand {
   vaultFile?: string;
   /** Default certs. */
   certsDir?: string;
+  /** --rotate-ca */
+  rotateCa: boolean;
   help: boolean;
 }
 
@@ -148,6 +153,7 @@ export function parseRunArgs(args: string[]): RunCommand {
     vaultPasswordFile: v['vault-password-file'] ?? fromVaultId,
     vaultFile: v.vault,
     certsDir: v['certs-dir'],
+    rotateCa: Boolean(v['rotate-ca']),
     help: Boolean(v.help),
     options: {
       check: Boolean(v.check),
@@ -174,22 +180,9 @@ export async function openDeploymentVault(vaultFile: string, password: PasswordS
   return VaultFile.open(vaultFile, secret!, { create: true });
 }
 
-/** Runs each distinct `prepare` of the roles once, on the controller; their vars merged in role order. */
-async function prepareRoles(roles: Role[], cmd: RunCommand, inventory: Inventory, password: PasswordSource): Promise<Vars> {
-  const prepares = [...new Set(roles.map((r) => r.prepare).filter((p) => p !== undefined))];
-  if (prepares.length === 0) return {};
-  let vault: Promise<VaultFile> | undefined;
-  const vaultFile = cmd.vaultFile ?? DEFAULT_VAULT_FILE;
-  const ctx: PrepareContext = {
-    inventory,
-    check: cmd.options.check,
-    certsDir: cmd.certsDir ?? 'certs',
-    say: (line) => process.stderr.write(`${redact(line)}\n`),
-    vault: () => (vault ??= openDeploymentVault(vaultFile, password, cmd.options.check)),
-  };
-  let vars: Vars = {};
-  for (const prepare of prepares) vars = { ...vars, ...(await prepare(ctx)) };
-  return vars;
+/** One run per inventory: a second is refused naming the first (a check changes nothing and takes none). */
+export function lockRun(inventoryFile: string): Promise<Lock> {
+  return acquireLock(lockFileOf(resolve(inventoryFile)), { what: `inventory ${inventoryFile}`, waitSeconds: 0 });
 }
 
 /**
@@ -210,22 +203,53 @@ export async function loadRole(name: string): Promise<Role> {
   return { ...role, templateDir: role.templateDir ?? join(dirname(dirname(dirname(file))), 'templates', role.name) };
 }
 
+export interface RunCommandOptions {
+  /** Shared with what ran before (the AWS phase), so the password is asked once; default: the bound password file. */
+  password?: PasswordSource;
+  /** The caller already holds the inventory's run lock (site.mts takes it before bringing the lab up). */
+  runLocked?: boolean;
+}
+
 /** Lists or runs roles as the flags say; returns the exit code. */
-export async function runCommand(
-  cmd: RunCommand,
-  inventoryFile: string,
-  roles: Role[],
-  password: PasswordSource = passwordSource(cmd.vaultPasswordFile),
-): Promise<number> {
-  const inv = await loadRunInventory(inventoryFile, password);
+export async function runCommand(cmd: RunCommand, inventoryFile: string, roles: Role[], opts: RunCommandOptions = {}): Promise<number> {
+  const flags = { vaultFile: cmd.vaultFile, passwordFile: cmd.vaultPasswordFile, certsDir: cmd.certsDir };
+  const { inventory: inv, files, password } = await loadBoundInventory(inventoryFile, flags, opts.password);
   if (cmd.listSteps) {
     process.stdout.write(await listSteps(inv, roles, cmd.options));
     return 0;
   }
-  const sink = cmd.json
-    ? jsonReporter(process.stdout)
-    : humanReporter(process.stdout, process.stderr, { verbose: cmd.options.verbose });
-  const extraVars = { ...(await prepareRoles(roles, cmd, inv, password)), ...cmd.options.extraVars };
-  const result = await runRoles(inv, roles, { ...cmd.options, extraVars }, sink);
-  return result.exitCode;
+  const lock = cmd.options.check || opts.runLocked ? undefined : await lockRun(inv.file);
+  try {
+    if (lock?.tookOver) warnTookOver(inv.file, lock.tookOver);
+    const sink = cmd.json
+      ? jsonReporter(process.stdout)
+      : humanReporter(process.stdout, process.stderr, { verbose: cmd.options.verbose });
+    const pool = runPool(cmd.options, sink);
+    try {
+      const limited = limitedHosts(inv, cmd.options.limit);
+      const hosts = [...new Set(roles.flatMap((r) => roleHosts(inv, r, limited)))];
+      const prepared = await prepareRoles(roles, {
+        inventory: inv,
+        files,
+        passwordFileBound: cmd.vaultPasswordFile === undefined,
+        password,
+        hosts,
+        ...(cmd.options.limit !== undefined ? { limit: cmd.options.limit } : {}),
+        check: cmd.options.check,
+        rotateCa: cmd.rotateCa,
+        pool,
+        ...(cmd.options.knownHostsFile ? { knownHostsFile: cmd.options.knownHostsFile } : {}),
+      });
+      const result = await runRoles(inv, roles, { ...cmd.options, extraVars: { ...prepared, ...cmd.options.extraVars } }, sink, pool);
+      return result.exitCode;
+    } finally {
+      pool.close();
+    }
+  } finally {
+    await lock?.release();
+  }
+}
+
+export function warnTookOver(inventoryFile: string, holder: Holder): void {
+  process.stderr.write(`warning: inventory ${inventoryFile}: took over the lock of pid ${holder.pid} (started ${holder.started}), which ended without letting it go\n`);
 }

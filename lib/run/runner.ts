@@ -43,20 +43,25 @@ export function limitedHosts(inv: Inventory, limit: string | undefined): Set<str
   return limit ? new Set(selectHosts(inv, limit).map((h) => h.name)) : undefined;
 }
 
+/** The connections of a run: host key checking as asked, warnings as run events. */
+export const runPool = (opts: Pick<RunOptions, 'hostKeyChecking'>, emit: EventSink): ConnectionPool =>
+  new ConnectionPool({ hostKeyChecking: opts.hostKeyChecking }, (message) => emit({ type: 'warning', message }));
+
 /**
  * Runs roles in order; each role on its hosts in parallel (--forks), or batch after batch
  * (--serial, a role's `serial`). One SSH connection per host for the whole run; a host that
  * fails or is unreachable takes no further part.
  */
-export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, emit: EventSink): Promise<RunResult> {
+export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, emit: EventSink, connections?: ConnectionPool): Promise<RunResult> {
   const started = performance.now();
   const limited = limitedHosts(inv, opts.limit);
-  const pool = new ConnectionPool({ hostKeyChecking: opts.hostKeyChecking }, (message) => emit({ type: 'warning', message }));
+  // The caller's pool when its prepare already read the hosts: still one connection per host.
+  const pool = connections ?? runPool(opts, emit);
   const facts = new FactsCache();
   const runs = new Map<string, HostRun>();
   const startMatcher = opts.startAt ? nameMatcher(opts.startAt) : undefined;
   emit({ type: 'run', roles: roles.map((r) => r.name), check: opts.check });
-  let connections: RunResult['connections'];
+  let stats: RunResult['connections'];
   try {
     for (const role of roles) {
       const hosts = roleHosts(inv, role, limited);
@@ -87,7 +92,7 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
       throw new UserError(`--start-at "${opts.startAt}": no step of the selected roles has that name`);
     }
   } finally {
-    connections = pool.stats();
+    stats = pool.stats();
     pool.close();
   }
   const hosts: Record<string, HostRecap> = {};
@@ -97,5 +102,5 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
   }
   emit({ type: 'recap', hosts, wallMs: Math.round(performance.now() - started), check: opts.check });
   const statuses = [...runs.values()].map((r) => r.status);
-  return { hosts, connections, exitCode: statuses.includes('failed') ? 2 : statuses.includes('unreachable') ? 4 : 0 };
+  return { hosts, connections: stats, exitCode: statuses.includes('failed') ? 2 : statuses.includes('unreachable') ? 4 : 0 };
 }
