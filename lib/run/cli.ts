@@ -11,6 +11,7 @@ import type { HostKeyChecking } from '../transport/connection.ts';
 import { DEFAULT_VAULT_FILE, VaultFile } from '../vault/index.ts';
 import { parseVaultIdFlag } from '../vault/password.ts';
 import { redact } from '../secret.ts';
+import { CONNECTION_TYPES, type ConnectionType } from './connect.ts';
 import { listSteps } from './list.ts';
 import { humanReporter, jsonReporter } from './report.ts';
 import { runRoles } from './runner.ts';
@@ -29,6 +30,7 @@ export const RUN_FLAGS_HELP = `  -i, --inventory FILE        inventory (Ansible 
       --json                  one JSON event per line instead of text
       --host-key-checking M   strict (default) | accept-new (record unknown keys) | off (warns)
       --known-hosts FILE      known_hosts to use for every host
+  -c, --connection TYPE       ssh | local (this machine) for every host, over ansible_connection
       --vault-password-file F vault password file (else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt;
                               asked only when the inventory or a role needs the vault)
       --vault-id ID@FILE      the same, as Ansible writes it
@@ -51,6 +53,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   'host-key-checking': { type: 'string' },
   'known-hosts': { type: 'string' },
+  connection: { type: 'string', short: 'c' },
   'vault-password-file': { type: 'string' },
   'vault-id': { type: 'string' },
   vault: { type: 'string' },
@@ -136,6 +139,10 @@ export function parseRunArgs(args: string[]): RunCommand {
   if (!['strict', 'accept-new', 'off'].includes(hkc)) {
     throw new UserError(`--host-key-checking "${hkc}": use strict, accept-new or off`);
   }
+  const connection = v.connection as ConnectionType | undefined;
+  if (connection !== undefined && !CONNECTION_TYPES.includes(connection)) {
+    throw new UserError(`--connection "${connection}": use ${CONNECTION_TYPES.join(' or ')}`);
+  }
   return {
     inventory: v.inventory,
     positionals: parsed.positionals,
@@ -155,6 +162,7 @@ export function parseRunArgs(args: string[]): RunCommand {
       limit: v.limit,
       hostKeyChecking: hkc,
       knownHostsFile: v['known-hosts'] ? resolve(v['known-hosts']) : undefined,
+      ...(connection ? { connection } : {}),
       verbose: Boolean(v.verbose),
       extraVars: extraVars(v['extra-vars']),
     },

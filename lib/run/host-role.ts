@@ -4,11 +4,12 @@ import type { Host, Inventory } from '../inventory/types.ts';
 import { redact } from '../secret.ts';
 import { applyScript, newToken, parseApplyOutput, parseProbeOutput, probeScript, type ProbeEntry, type ProbeResult } from '../steps/batch.ts';
 import type { Action, Change, Step, StepEnv } from '../steps/types.ts';
-import type { HostConnection } from '../transport/connection.ts';
+import type { Connection } from '../transport/types.ts';
 import { ConnectionLostError, UnreachableError } from '../transport/errors.ts';
 import { q } from '../transport/shell.ts';
 import { unifiedDiff } from './diff.ts';
-import { mayAffect, startAt, tagSelected } from './select.ts';
+import { mayAffect, roleSteps } from './select.ts';
+import { count } from './tally.ts';
 import { roleVars, type EventSink, type HostRecap, type Role, type RoleContext, type RunOptions, type StepStatus } from './types.ts';
 
 /** Where templates live: templates/<role>/ under the current directory (the project root). */
@@ -17,7 +18,7 @@ export const templatesRoot = (): string => resolve('templates');
 /** Everything one host carries from role to role during a run. */
 export interface HostRun {
   host: Host;
-  conn: HostConnection;
+  conn: Connection;
   tally: HostRecap;
   status: 'ok' | 'failed' | 'unreachable';
   /** --start-at: whether this host has reached the named step yet. */
@@ -50,15 +51,14 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
   const { host, conn, tally } = run;
   const { opts, emit } = rc;
   const event = (step: Step, handler: boolean, status: StepStatus, ms: number, extra: Record<string, string | undefined> = {}) => {
-    tally[status === 'changed' ? 'ok' : status]++;
-    if (status === 'changed') tally.changed++;
+    count(tally, status);
     const clean = Object.fromEntries(
       Object.entries(extra).filter(([, v]) => v !== undefined).map(([k, v]) => [k, redact(v!)]),
     );
     emit({ type: 'step', role: role.name, host: host.name, step: step.name, kind: step.kind, handler, status, ms, ...clean });
   };
   const fail = (message: string) => {
-    tally.failed++;
+    count(tally, 'failed');
     emit({ type: 'step', role: role.name, host: host.name, step: '(role)', kind: 'role', handler: false, status: 'failed', ms: 0, error: redact(message) });
     run.status = 'failed';
   };
@@ -76,25 +76,19 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
       role: role.name,
       templateDir: role.templateDir ?? resolve(templatesRoot(), role.name),
       wantDiff: opts.diff,
-      become: conn.target.become,
+      become: conn.become,
     };
-    const tagged = role.steps(ctx).filter((s) => tagSelected(s.tags, role.name, opts));
-    const from = startAt(tagged, rc.startMatcher, run.started);
-    run.started = from.started;
-    steps = from.steps;
-    handlers = role.handlers?.(ctx) ?? [];
-    const known = new Set(handlers.map((h) => h.name));
-    for (const s of steps) {
-      const unknown = s.notify.find((n) => !known.has(n));
-      if (unknown) throw new Error(`step "${s.name}" notifies "${unknown}", which is not a handler of role ${role.name}`);
-    }
+    const selected = roleSteps(role, ctx, opts, rc.startMatcher, run.started);
+    run.started = selected.started;
+    steps = selected.steps;
+    handlers = selected.handlers;
   } catch (err) {
     if (err instanceof UnreachableError || err instanceof ConnectionLostError) return unreachable(err);
     return fail((err as Error).message);
   }
 
   function unreachable(err: Error): void {
-    tally.unreachable++;
+    count(tally, 'unreachable');
     run.status = 'unreachable';
     emit({ type: 'unreachable', role: role.name, host: host.name, error: redact(err.message) });
   }

@@ -1,10 +1,10 @@
 import { FactsCache } from '../facts/index.ts';
-import { sshTargetOf } from '../inventory/target.ts';
 import type { Inventory } from '../inventory/types.ts';
 import { redact } from '../secret.ts';
 import { ConnectionPool } from '../transport/pool.ts';
+import { connect } from './connect.ts';
 import { limitedHosts, mapLimit, roleHosts } from './runner.ts';
-import { nameMatcher, startAt, tagSelected } from './select.ts';
+import { nameMatcher, roleSteps } from './select.ts';
 import { roleVars, type Role, type RunOptions } from './types.ts';
 
 /**
@@ -27,12 +27,11 @@ export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions)
       await mapLimit(hosts, opts.forks, async (host) => {
         let text: string;
         try {
-          const conn = pool.get(sshTargetOf(inv, host, opts.knownHostsFile ? { knownHostsFile: opts.knownHostsFile } : {}));
+          const conn = connect(pool, inv, host, opts);
           const ctx = { host, vars: roleVars(role, host, opts), facts: await facts.get(host.name, conn), inventory: inv, extraVars: opts.extraVars };
-          const tagged = role.steps(ctx).filter((s) => tagSelected(s.tags, role.name, opts));
-          const from = startAt(tagged, matcher, started.get(host.name) ?? !matcher);
+          const from = roleSteps(role, ctx, opts, matcher, started.get(host.name) ?? !matcher);
           started.set(host.name, from.started);
-          const handlers = role.handlers?.(ctx) ?? [];
+          const handlers = from.handlers;
           text = [
             ...from.steps.map((s, i) => `  ${String(i + 1).padStart(3)}. ${s.name}${s.tags.length ? `  [${s.tags.join(', ')}]` : ''}${s.notify.length ? `  -> ${s.notify.join(', ')}` : ''}`),
             ...(handlers.length ? [`  handlers: ${handlers.map((h) => h.name).join(', ')}`] : []),

@@ -1,12 +1,13 @@
 import { FactsCache } from '../facts/index.ts';
 import { selectHosts } from '../inventory/limit.ts';
-import { sshTargetOf } from '../inventory/target.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import { UserError } from '../errors.ts';
 import type { ConnectionStats } from '../transport/connection.ts';
 import { ConnectionPool } from '../transport/pool.ts';
+import { connect } from './connect.ts';
 import { runRoleOnHost, type HostRun } from './host-role.ts';
 import { nameMatcher } from './select.ts';
+import { newTally } from './tally.ts';
 import type { EventSink, HostRecap, Role, RunOptions } from './types.ts';
 
 export interface RunResult {
@@ -62,9 +63,8 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
       if (hosts.length === 0 && !limited) emit({ type: 'warning', message: `role ${role.name}: no host matches "${role.hosts}"; skipped` });
       for (const h of hosts) {
         if (runs.has(h.name)) continue;
-        const conn = pool.get(sshTargetOf(inv, h, opts.knownHostsFile ? { knownHostsFile: opts.knownHostsFile } : {}));
-        const tally: HostRecap = { ok: 0, changed: 0, unreachable: 0, failed: 0, skipped: 0, roundTrips: { exec: 0, sftp: 0 } };
-        runs.set(h.name, { host: h, conn, tally, status: 'ok', started: !startMatcher });
+        const conn = connect(pool, inv, h, opts);
+        runs.set(h.name, { host: h, conn, tally: newTally(), status: 'ok', started: !startMatcher });
       }
       const live = hosts.map((h) => runs.get(h.name)!).filter((r) => r.status === 'ok');
       if (live.length === 0) continue;

@@ -2,6 +2,7 @@ import type { Facts } from '../facts/index.ts';
 import type { Host, Inventory, Vars } from '../inventory/types.ts';
 import type { Step } from '../steps/types.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
+import type { ConnectionType } from './connect.ts';
 import type { VaultFile } from '../vault/index.ts';
 
 /** What a role's functions see of one host. */
@@ -57,6 +58,8 @@ export interface RunOptions {
   hostKeyChecking: HostKeyChecking;
   /** Overrides the inventory's known_hosts files. */
   knownHostsFile?: string;
+  /** `-c/--connection`: every host through this connection type, whatever ansible_connection says. */
+  connection?: ConnectionType;
   verbose: boolean;
   /** Variables above the inventory's (Ansible's `-e`): what a site run brings from the vault and the PKI. */
   extraVars?: Vars;

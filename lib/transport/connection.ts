@@ -13,6 +13,7 @@ import {
   verifyHostKey,
 } from './knownhosts.ts';
 import { q } from './shell.ts';
+import type { Connection, ConnectionStats, ExecOptions, ExecResult } from './types.ts';
 
 export type HostKeyChecking = 'strict' | 'accept-new' | 'off';
 
@@ -23,27 +24,7 @@ export interface TransportSettings {
   commandTimeoutMs: number;
 }
 
-export interface ExecOptions {
-  /** Bytes for the command's stdin (how content and secrets reach the host: never argv). */
-  stdin?: string | Buffer;
-  timeoutMs?: number;
-}
-
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** What one connection cost: exec requests and SFTP operations are the round trips a run pays for. */
-export interface ConnectionStats {
-  exec: number;
-  sftp: number;
-  /** SSH handshakes made (1 unless the connection dropped and was reopened). */
-  logins: number;
-  /** Channels forwarded through this connection to hosts behind it. */
-  forwards: number;
-}
+export type { ConnectionStats, ExecOptions, ExecResult } from './types.ts';
 
 /** Opens a channel to address:port through the jump host's connection, to carry an inner SSH session. */
 export type Forwarder = (jump: SshTarget, address: string, port: number) => Promise<Readable>;
@@ -81,7 +62,7 @@ function tcpSocket(host: string, port: number): Socket {
  * The one SSH connection to a host for a whole run (node-ssh over ssh2). Connects at first use;
  * after a drop, the next use reopens it once, and a failed reopen makes the host unreachable.
  */
-export class HostConnection {
+export class HostConnection implements Connection {
   readonly stats: ConnectionStats = { exec: 0, sftp: 0, logins: 0, forwards: 0 };
   #ssh: NodeSSH | null = null;
   #opening: Promise<NodeSSH> | null = null;
@@ -95,6 +76,14 @@ export class HostConnection {
     private readonly forward: Forwarder,
     private readonly warn: (message: string) => void,
   ) {}
+
+  get name(): string {
+    return this.target.name;
+  }
+
+  get become(): boolean {
+    return this.target.become;
+  }
 
   /** The live node-ssh connection, opening it if needed. */
   ssh(): Promise<NodeSSH> {
