@@ -12,6 +12,7 @@ import { DEFAULT_VAULT_FILE, VaultFile } from '../vault/index.ts';
 import { parseVaultIdFlag } from '../vault/password.ts';
 import { redact } from '../secret.ts';
 import { CONNECTION_TYPES, type ConnectionType } from './connect.ts';
+import { trapInterrupts } from './interrupt.ts';
 import { listSteps } from './list.ts';
 import { humanReporter, jsonReporter } from './report.ts';
 import { runRoles } from './runner.ts';
@@ -229,6 +230,10 @@ export async function runCommand(
     ? jsonReporter(process.stdout)
     : humanReporter(process.stdout, process.stderr, { verbose: cmd.options.verbose });
   const extraVars = { ...(await prepareRoles(roles, cmd, inv, password)), ...cmd.options.extraVars };
-  const result = await runRoles(inv, roles, { ...cmd.options, extraVars }, sink);
-  return result.exitCode;
+  const trap = trapInterrupts((line) => process.stderr.write(line));
+  try {
+    return (await runRoles(inv, roles, { ...cmd.options, extraVars, signal: trap.signal }, sink)).exitCode;
+  } finally {
+    trap.release();
+  }
 }

@@ -10,6 +10,7 @@ import { q } from '../transport/shell.ts';
 import { unifiedDiff } from './diff.ts';
 import { mayAffect, roleSteps } from './select.ts';
 import { count } from './tally.ts';
+import { Interrupted } from './interrupt.ts';
 import { roleVars, type EventSink, type HostRecap, type Role, type RoleContext, type RunOptions, type StepStatus } from './types.ts';
 
 /** Where templates live: templates/<role>/ under the current directory (the project root). */
@@ -20,7 +21,7 @@ export interface HostRun {
   host: Host;
   conn: Connection;
   tally: HostRecap;
-  status: 'ok' | 'failed' | 'unreachable';
+  status: 'ok' | 'failed' | 'unreachable' | 'interrupted';
   /** --start-at: whether this host has reached the named step yet. */
   started: boolean;
 }
@@ -105,10 +106,19 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
     return { results: parseProbeOutput(r.stdout, token, entries), stderr: r.stderr };
   }
 
+  const stopping = () => opts.signal?.aborted === true;
+
   /** Runs a change; the steps in `next` are probed in the same exec. */
   async function apply(action: Action, step: Step, next: Step[]) {
     const token = newToken();
-    if (action.upload) await conn.upload(action.upload.local, action.upload.remote);
+    if (action.upload) {
+      await conn.upload(action.upload.local, action.upload.remote);
+      // Interrupted while uploading: the staged file goes, the destination is left as it was.
+      if (stopping()) {
+        await conn.exec(`rm -f ${q(action.upload.remote)}`);
+        throw new Interrupted(step.name, true);
+      }
+    }
     const script = action.upload ? `HM_UPLOAD=${q(action.upload.remote)}\n${action.script}` : action.script;
     const entries = await probeEntries(next);
     const r = await conn.exec(applyScript(script, entries, token), {
@@ -147,6 +157,7 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
     let retried = -1;
     for (let i = 0; i < active.length; i++) {
       const step = active[i]!;
+      if (stopping()) throw new Interrupted(step.name, false);
       if (step.afterHandlers && !handler && (await flush(notified))) await reprobe(i);
       const t0 = performance.now();
       const ms = () => Math.round(performance.now() - t0);
@@ -188,7 +199,7 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
         event(step, handler, 'changed', ms(), { summary: change.summary, diff, output: opts.verbose && output ? output : undefined });
         step.notify.forEach((n) => notified.add(n));
       } catch (err) {
-        if (err instanceof HostFailed) throw err;
+        if (err instanceof HostFailed || err instanceof Interrupted) throw err;
         if (err instanceof ConnectionLostError && retried !== i) {
           // The connection dropped: the next exec reopens it (once); state is probed afresh.
           retried = i;
@@ -209,6 +220,10 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
     await flush(notified);
   } catch (err) {
     if (err instanceof HostFailed) run.status = 'failed';
+    else if (err instanceof Interrupted) {
+      run.status = 'interrupted';
+      emit({ type: 'interrupted', role: role.name, host: host.name, step: err.step, rolledBack: err.rolledBack, signal: String(opts.signal?.reason) });
+    }
     else if (err instanceof UnreachableError || err instanceof ConnectionLostError) unreachable(err);
     else fail((err as Error).message);
   }

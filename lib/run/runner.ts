@@ -5,6 +5,7 @@ import { UserError } from '../errors.ts';
 import type { ConnectionStats } from '../transport/connection.ts';
 import { ConnectionPool } from '../transport/pool.ts';
 import { connect } from './connect.ts';
+import { INTERRUPTED_EXIT } from './interrupt.ts';
 import { runRoleOnHost, type HostRun } from './host-role.ts';
 import { nameMatcher } from './select.ts';
 import { newTally } from './tally.ts';
@@ -12,7 +13,7 @@ import type { EventSink, HostRecap, Role, RunOptions } from './types.ts';
 
 export interface RunResult {
   hosts: Record<string, HostRecap>;
-  /** 0 all fine, 2 a host failed, 4 a host was unreachable (and none failed) — Ansible's codes. */
+  /** 0 all fine, 2 a host failed, 4 a host was unreachable (and none failed) — Ansible's codes; 130 interrupted. */
   exitCode: number;
   /** Per SSH connection (jump hosts included): handshakes, forwarded channels, round trips. */
   connections: Map<string, ConnectionStats & { via?: string }>;
@@ -59,6 +60,7 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
   let connections: RunResult['connections'];
   try {
     for (const role of roles) {
+      if (opts.signal?.aborted) break;
       const hosts = roleHosts(inv, role, limited);
       if (hosts.length === 0 && !limited) emit({ type: 'warning', message: `role ${role.name}: no host matches "${role.hosts}"; skipped` });
       for (const h of hosts) {
@@ -69,9 +71,10 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
       const live = hosts.map((h) => runs.get(h.name)!).filter((r) => r.status === 'ok');
       if (live.length === 0) continue;
       emit({ type: 'role', role: role.name, hosts: live.map((r) => r.host.name) });
-      await mapLimit(live, opts.forks, (run) => runRoleOnHost(role, run, { inventory: inv, facts, opts, startMatcher, emit }));
+      // Hosts still waiting for a fork when the run is interrupted do not start.
+      await mapLimit(live, opts.forks, async (run) => (opts.signal?.aborted ? undefined : runRoleOnHost(role, run, { inventory: inv, facts, opts, startMatcher, emit })));
     }
-    if (startMatcher && runs.size > 0 && [...runs.values()].every((r) => !r.started && r.status === 'ok')) {
+    if (startMatcher && !opts.signal?.aborted && runs.size > 0 && [...runs.values()].every((r) => !r.started && r.status === 'ok')) {
       throw new UserError(`--start-at "${opts.startAt}": no step of the selected roles has that name`);
     }
   } finally {
@@ -83,7 +86,9 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
     const { exec, sftp } = run.conn.stats;
     hosts[name] = { ...run.tally, roundTrips: { exec, sftp } };
   }
-  emit({ type: 'recap', hosts, wallMs: Math.round(performance.now() - started), check: opts.check });
+  const interrupted = opts.signal?.aborted ? String(opts.signal.reason) : undefined;
+  emit({ type: 'recap', hosts, wallMs: Math.round(performance.now() - started), check: opts.check, ...(interrupted ? { interrupted } : {}) });
   const statuses = [...runs.values()].map((r) => r.status);
-  return { hosts, connections, exitCode: statuses.includes('failed') ? 2 : statuses.includes('unreachable') ? 4 : 0 };
+  const exitCode = interrupted ? INTERRUPTED_EXIT : statuses.includes('failed') ? 2 : statuses.includes('unreachable') ? 4 : 0;
+  return { hosts, connections, exitCode };
 }

@@ -60,6 +60,8 @@ export interface RunOptions {
   knownHostsFile?: string;
   /** `-c/--connection`: every host through this connection type, whatever ansible_connection says. */
   connection?: ConnectionType;
+  /** Aborted (reason: the signal's name) when the user interrupts: no new step starts. */
+  signal?: AbortSignal;
   verbose: boolean;
   /** Variables above the inventory's (Ansible's `-e`): what a site run brings from the vault and the PKI. */
   extraVars?: Vars;
@@ -97,8 +99,10 @@ export type RunEvent =
       ms: number;
     }
   | { type: 'unreachable'; role: string; host: string; error: string }
+  /** The host stopped before `step` (or rolled back its staged upload) on a SIGINT/SIGTERM. */
+  | { type: 'interrupted'; role: string; host: string; step: string; rolledBack: boolean; signal: string }
   | { type: 'warning'; message: string }
-  | { type: 'recap'; hosts: Record<string, HostRecap>; wallMs: number; check: boolean };
+  | { type: 'recap'; hosts: Record<string, HostRecap>; wallMs: number; check: boolean; interrupted?: string };
 
 export interface HostRecap {
   /** Steps that ran fine, changed ones included (as Ansible counts). */
