@@ -1,7 +1,7 @@
-// bin/handover.mjs: `npx zx scripts/NAME.mts` runs the compiled build when it can, and the
+// bin/handover: `npx zx scripts/NAME.mts` runs the compiled build when it can, and the
 // sources through tsx when it cannot, with the same arguments, output and exit status.
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import t from 'tap';
@@ -12,8 +12,8 @@ async function project(files: Record<string, string> = {}): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'hm-handover-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
   const all = {
-    'package.json': JSON.stringify({ name: 'harbormaster', type: 'module', exports: { './handover': './bin/handover.mjs' } }),
-    '.npmrc': 'node-options=--import=harbormaster/handover --import=tsx\nupdate-notifier=false\n',
+    'package.json': JSON.stringify({ name: 'harbormaster', type: 'module' }),
+    '.npmrc': 'node-options=--import=harbormaster-handover --import=tsx\nupdate-notifier=false\n',
     'lib/how.ts': "export const how = (): string => (globalThis as Record<symbol, unknown>)[Symbol.for('harbormaster.build')] ? 'compiled' : 'sources';\n",
     'scripts/hello.mts': [
       "import { how } from '../lib/how.ts';",
@@ -29,9 +29,14 @@ async function project(files: Record<string, string> = {}): Promise<string> {
     await mkdir(dirname(join(root, rel)), { recursive: true });
     await writeFile(join(root, rel), text);
   }
-  await mkdir(join(root, 'bin'));
-  for (const f of ['build.mjs', 'handover.mjs']) await copyFile(join(PROJECT_ROOT, 'bin', f), join(root, 'bin', f));
-  await symlink(join(PROJECT_ROOT, 'node_modules'), join(root, 'node_modules'));
+  await mkdir(join(root, 'bin/handover'), { recursive: true });
+  for (const f of ['build.mjs', 'handover/index.mjs', 'handover/package.json']) await copyFile(join(PROJECT_ROOT, 'bin', f), join(root, 'bin', f));
+  // This project's packages, but its own harbormaster-handover (npm links it to bin/handover).
+  await mkdir(join(root, 'node_modules'));
+  for (const name of await readdir(join(PROJECT_ROOT, 'node_modules'))) {
+    const own = name === 'harbormaster-handover';
+    await symlink(own ? '../bin/handover' : join(PROJECT_ROOT, 'node_modules', name), join(root, 'node_modules', name));
+  }
   return root;
 }
 

@@ -1,6 +1,7 @@
-// `npx zx scripts/NAME.mts` — the README's way to run harbormaster — loads this first (the
-// project's .npmrc puts it in node-options before tsx). When NAME is one of this project's
-// scripts, it runs that script's compiled build (bin/build.mjs, as bin/harbormaster.mjs does) in
+// `npx zx scripts/NAME.mts` — the README's way to run harbormaster — loads this first: the
+// project's .npmrc puts it in node-options before tsx, as the local package harbormaster-handover
+// (a bare name, so it resolves from anywhere under the project, npm's install scripts included).
+// When NAME is one of this project's scripts, it runs that script's compiled build (bin/build.mjs, as bin/harbormaster.mjs does) in
 // this process, and tells the loader to make tsx and zx's own entry empty modules: the command
 // starts without tsx transpiling a few hundred TypeScript modules, and runs exactly once.
 // Otherwise (not our script, a source that does not compile, roles in the current directory
@@ -9,7 +10,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { register } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { compiledPath, ensureBuilt, PROJECT_ROOT } from './build.mjs';
+import { compiledPath, ensureBuilt, PROJECT_ROOT } from '../build.mjs';
 
 /** The script zx was asked to run, when it is ours and given as zx's first argument. */
 function ourScript() {
