@@ -45,6 +45,27 @@ function absolute(vars: Vars, name: string): string {
   return path;
 }
 
+/**
+ * Harbor releases whose harbor.yml.tmpl and installer harbor.yml.njk has been held against (in
+ * tests/unit/harbor-prepare.test.ts, with that release's own prepare), and the format version
+ * (`_version`, what Harbor's migrator reads) of their harbor.yml.
+ */
+const CHECKED_RELEASES: Record<string, string> = { '2.15': '2.15.0' };
+
+/**
+ * Harbor's prepare script reads data_volume with `grep | awk '{print $NF}'` and hands it unquoted
+ * to `docker run -v`: no quotes, blanks, glob or `:` characters survive that.
+ */
+const DATA_VOLUME = /^\/[A-Za-z0-9._/-]*$/;
+
+/** A true/false setting: a YAML boolean, or the words from `-e name=true`; anything else is refused. */
+export function flag(vars: Vars, name: string): boolean {
+  const v = vars[name];
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  throw new UserError(`role ${ROLE}: ${name} must be true or false, not ${JSON.stringify(v)}`);
+}
+
 /** Where things go, from the role's vars; the installer archive unpacks into a `harbor` directory. */
 export function harborPaths(vars: Vars) {
   const installDir = absolute(vars, 'harbor_install_dir').replace(/\/+$/, '');
@@ -53,6 +74,17 @@ export function harborPaths(vars: Vars) {
   }
   const version = String(need(vars, 'harbor_version', ROLE)).replace(/^v/, '');
   if (!/^2\.\d+\.\d+(-rc\d+)?$/.test(version)) throw new UserError(`role ${ROLE}: harbor_version ${version} is not a Harbor 2.x release like 2.15.2`);
+  const configVersion = CHECKED_RELEASES[version.split('.').slice(0, 2).join('.')];
+  if (!configVersion) {
+    const checked = Object.keys(CHECKED_RELEASES).map((r) => `${r}.x`).join(', ');
+    throw new UserError(`role ${ROLE}: harbor_version ${version} has not been checked against harbormaster's harbor.yml (checked: ${checked}); use one of those`);
+  }
+  const dataVolume = absolute(vars, 'harbor_data_volume');
+  if (!DATA_VOLUME.test(dataVolume)) {
+    throw new UserError(
+      `role ${ROLE}: harbor_data_volume ${JSON.stringify(dataVolume)} holds characters Harbor's installer cannot pass to docker (its prepare reads the line with awk, unquoted): use letters, digits, '.', '_', '-' and '/'`,
+    );
+  }
   const archive = `harbor-offline-installer-v${version}.tgz`;
   return {
     version,
@@ -60,7 +92,8 @@ export function harborPaths(vars: Vars) {
     archive: `${remoteDir(installDir)}/${archive}`,
     url: (vars.harbor_installer_url as string | undefined) || `https://github.com/goharbor/harbor/releases/download/v${version}/${archive}`,
     config: `${installDir}/harbor.yml`,
-    dataVolume: absolute(vars, 'harbor_data_volume'),
+    configVersion,
+    dataVolume,
   };
 }
 
@@ -99,6 +132,16 @@ const loaded = (config: string) =>
     recordName: RECORD,
   });
 
+/** install.sh's and prepare's flags: Trivy (its images are in the offline installer) only when asked for. */
+export const installerFlags = (vars: Vars): string => (flag(vars, 'harbor_trivy') ? ' --with-trivy' : '');
+
+/** install.sh, in the install directory, as the role runs it (install.sh colours its output with tput, which needs a terminal type). */
+export const installScript = (vars: Vars): string =>
+  `out=$(TERM=dumb ./install.sh${installerFlags(vars)} 2>&1) && printf '%s' "$out" | grep -q ${q(INSTALL_OK)} || { printf '%s\\n' "$out" | tail -n 30 >&2; echo "install.sh did not report success" >&2; exit 1; }`;
+
+/** Harbor's prepare, in the install directory, as a reconfigure runs it. */
+export const prepareScript = (vars: Vars): string => `TERM=dumb ./prepare${installerFlags(vars)}`;
+
 /** One of Harbor's passwords: generated into the vault by the deployment's prepare, except in check mode. */
 function harborSecret(vars: Vars, name: string): Secret {
   if (vars[name] === undefined) throw new UserError(`role ${ROLE}: vault lacks ${name}: run the site once without --check to generate it`);
@@ -129,7 +172,7 @@ export function harborSteps({ vars, facts }: RoleContext): Step[] {
     throw new UserError(`role ${ROLE}: vault harbor_admin_password must have 8 to 128 characters with an upper-case letter, a lower-case letter and a digit (Harbor's rule)`);
   }
   const templateVars = {
-    harbor: { paths: p, tls: tlsPaths() },
+    harbor: { paths: p, tls: tlsPaths(), trivy: flag(vars, 'harbor_trivy'), s3Redirect: storage === 's3' && flag(vars, 'registry_s3_redirect') },
     harbor_db_password: harborSecret(vars, 'harbor_db_password'),
     ...(storage === 's3' ? s3Vars(vars) : {}),
   };
@@ -149,10 +192,9 @@ export function harborSteps({ vars, facts }: RoleContext): Step[] {
       name: 'install harbor',
       cwd: p.installDir,
       creates: INSTALLED,
-      // install.sh colours its output with tput, which needs a terminal type.
       cmd: [
         COMPOSE,
-        `out=$(TERM=dumb ./install.sh 2>&1) && printf '%s' "$out" | grep -q ${q(INSTALL_OK)} || { printf '%s\\n' "$out" | tail -n 30 >&2; echo "install.sh did not report success" >&2; exit 1; }`,
+        installScript(vars),
         waitUntil(untilHealthy(publicName, p.installDir)),
         `touch ${q(INSTALLED)}`,
       ].join('\n'),
@@ -186,7 +228,7 @@ export function harborControl(action: HarborAction, vars: Vars): { cmd: string; 
     stop: ['$dc stop'],
     start: ['$dc start', wait],
     restart: ['$dc stop', '$dc start', wait],
-    reconfigure: ['$dc down', 'TERM=dumb ./prepare', '$dc up -d', wait],
+    reconfigure: ['$dc down', prepareScript(vars), '$dc up -d', wait],
   };
   const installed = `[ -e ${q(INSTALLED)} ] || { echo "Harbor is not installed on this host (converge it with registry_engine: harbor first)" >&2; exit 1; }`;
   return { cmd: ['set -e', installed, `cd ${q(p.installDir)}`, COMPOSE, ...body[action]].join('\n'), timeoutMs: 15 * 60_000 };

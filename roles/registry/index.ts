@@ -45,12 +45,16 @@ const registry: Role = {
     registry_data_dir: '/var/lib/docker-registry',
     /** An S3-compatible endpoint URL instead of AWS's own (empty: AWS). */
     registry_s3_endpoint: '',
+    /** Redirect pulls to presigned S3 URLs (false: blobs stream through the registry and the proxy). */
+    registry_s3_redirect: false,
     /** registry_engine harbor: the release, its offline installer's sha256 (no default: see roles/registry/harbor.ts), an optional mirror URL. */
     harbor_version: '2.15.2',
     harbor_installer_sha256: '',
     harbor_installer_url: '',
     harbor_install_dir: '/opt/harbor',
     harbor_data_volume: '/data',
+    /** Install Harbor with Trivy, the vulnerability scanner (install.sh --with-trivy). */
+    harbor_trivy: false,
   },
   steps: (ctx) => engineOf(ctx).steps(ctx),
   handlers: (ctx) => engineOf(ctx).handlers(ctx),

@@ -12,15 +12,14 @@ import { parse } from 'yaml';
 import type { Facts } from '../../lib/facts/index.ts';
 import type { Vars } from '../../lib/inventory/types.ts';
 import { unifiedDiff } from '../../lib/run/diff.ts';
-import type { RoleContext } from '../../lib/run/types.ts';
 import { redact, Secret } from '../../lib/secret.ts';
-import type { Step, StepEnv } from '../../lib/steps/index.ts';
 import { VaultFile } from '../../lib/vault/index.ts';
 import { harborHealthy } from '../../roles/registry/harbor.ts';
 import registry from '../../roles/registry/index.ts';
 import { meetsHarborPolicy } from '../../lib/harbor/password.ts';
 import { ensureGeneratedSecrets } from '../../roles/shared/deployment.ts';
-import { applyLocally, converge, debianFacts, localEnv, planLocally, sh } from '../fixtures/engine/local-shell.ts';
+import { applyLocally, converge, debianFacts, planLocally, sh } from '../fixtures/engine/local-shell.ts';
+import { ADMIN, byName, context, DB, envOf, harborVars as baseVars, PUBLIC, renderedHarborYml, s3Over, S3_SECRET } from '../fixtures/harbor/vars.ts';
 
 const REFERENCE = new URL('../fixtures/harbor/harbor.yml.tmpl', import.meta.url);
 const scratch = await mkdtemp(join(tmpdir(), 'hm-harbor-'));
@@ -35,50 +34,11 @@ const tarball = join(scratch, 'installer.tgz');
 await sh(`tar -czf '${tarball}' -C '${build}' harbor`);
 const installerSum = createHash('sha256').update(await readFile(tarball)).digest('hex');
 
-const ADMIN = 'Adm1n-harbor-Passw0rd';
-const DB = 'db-password-for-harbor-42';
-const S3_SECRET = 's3/Secret+Key-for-the-bucket';
-const PUBLIC = 'registry.example.com';
 const opt = join(scratch, 'opt');
 await mkdir(opt);
 
-function harborVars(over: Vars = {}): Vars {
-  return {
-    ...registry.defaults,
-    registry_engine: 'harbor',
-    harbor_installer_sha256: installerSum,
-    harbor_installer_url: `file://${tarball}`,
-    harbor_install_dir: `${opt}/harbor`,
-    registry_public_name: PUBLIC,
-    tls_ca_pem: '-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n',
-    tls_cert_pem: '-----BEGIN CERTIFICATE-----\nserver\n-----END CERTIFICATE-----\n',
-    tls_key_pem: new Secret('-----BEGIN PRIVATE KEY-----\nthe-server-private-key-body\n-----END PRIVATE KEY-----\n'),
-    harbor_admin_password: new Secret(ADMIN),
-    harbor_db_password: new Secret(DB),
-    ...over,
-  };
-}
-
-const s3Over: Vars = {
-  registry_storage: 's3',
-  registry_s3_region: 'eu-west-1',
-  registry_s3_bucket: 'harbor-images',
-  registry_s3_access_key: new Secret('AKIAHARBORTESTKEY'),
-  registry_s3_secret_key: new Secret(S3_SECRET),
-};
-
-function context(vars: Vars, facts: Facts = debianFacts): RoleContext {
-  return { host: { name: 'registry-1', vars: {}, groups: ['registry'] }, vars, facts, inventory: { file: '/x/inventory.yaml', hosts: new Map(), groups: new Map() } };
-}
-
-const envOf = (vars: Vars, over: Partial<StepEnv> = {}): StepEnv =>
-  localEnv({ vars, role: 'registry', templateDir: registry.templateDir!, ...over });
-
-const byName = (steps: Step[], name: string): Step => {
-  const step = steps.find((s) => s.name === name);
-  if (!step) throw new Error(`no step ${name} in ${steps.map((s) => s.name).join(', ')}`);
-  return step;
-};
+const harborVars = (over: Vars = {}): Vars =>
+  baseVars({ harbor_installer_sha256: installerSum, harbor_installer_url: `file://${tarball}`, harbor_install_dir: `${opt}/harbor`, ...over });
 
 /** The mode a file script leaves: its last chmod (the first may be the default for a new file). */
 const lastMode = (script: string): string | undefined => [...script.matchAll(/chmod (\d+)/g)].at(-1)?.[1];
@@ -201,10 +161,8 @@ t.test('on this machine: the installer is fetched by its sha256, unpacked once, 
 });
 
 async function rendered(vars: Vars) {
-  const step = byName(registry.steps(context(vars)), `template ${opt}/harbor/harbor.yml`);
-  const env = envOf(vars, { wantDiff: true });
-  const change = await step.plan({ output: '', files: new Map() }, env);
-  return { change: change!, tree: parse(String(change!.action.stdin)) as Record<string, any> };
+  const { change, text } = await renderedHarborYml(vars);
+  return { change, tree: parse(text) as Record<string, any> };
 }
 
 t.test('the health test reads Harbor\'s overall status, as /api/v2.0/health reports it', async (t) => {
@@ -240,7 +198,10 @@ t.test('harbor.yml keeps harbor.yml.tmpl\'s keys and values, with the deployment
 
 t.test('harbor.yml with S3: the driver\'s settings under storage_service.s3', async (t) => {
   const { tree } = await rendered(harborVars(s3Over));
-  t.strictSame(Object.keys(tree.storage_service), ['s3']);
+  t.strictSame(Object.keys(tree.storage_service), ['s3', 'redirect']);
+  t.strictSame(tree.storage_service.redirect, { disable: true }, 'pulls stream through the proxy by default');
+  const redirected = await rendered(harborVars({ ...s3Over, registry_s3_redirect: 'true' }));
+  t.strictSame(redirected.tree.storage_service.redirect, { disable: false }, 'registry_s3_redirect: presigned S3 URLs');
   t.strictSame(tree.storage_service.s3, {
     region: 'eu-west-1',
     bucket: 'harbor-images',
@@ -281,6 +242,12 @@ t.test('what cannot work fails before anything runs, in one line', async (t) => 
   oneLine(() => registry.steps(context(harborVars({ harbor_install_dir: '/opt/registry' }))), /harbor_install_dir \/opt\/registry must be an absolute path ending in \/harbor/);
   oneLine(() => registry.steps(context(harborVars({ harbor_data_volume: 'data' }))), /^role registry: harbor_data_volume data must be an absolute path$/);
   oneLine(() => registry.steps(context(harborVars({ harbor_version: '1.6.1' }))), /harbor_version 1\.6\.1 is not a Harbor 2\.x release/);
+  oneLine(() => registry.steps(context(harborVars({ harbor_version: '2.16.0' }))), /^role registry: harbor_version 2\.16\.0 has not been checked against harbormaster's harbor\.yml \(checked: 2\.15\.x\)/);
+  for (const bad of ['/srv/harbor data', '/data"', "/data'x", '/data/*', '/data:ro', '/data#1', '/da$ta']) {
+    oneLine(() => registry.steps(context(harborVars({ harbor_data_volume: bad }))), /^role registry: harbor_data_volume .* holds characters Harbor's installer cannot pass to docker/);
+  }
+  oneLine(() => registry.steps(context(harborVars({ harbor_trivy: 'yes' }))), /^role registry: harbor_trivy must be true or false, not "yes"$/);
+  oneLine(() => registry.steps(context(harborVars({ ...s3Over, registry_s3_redirect: 'no' }))), /^role registry: registry_s3_redirect must be true or false/);
 });
 
 t.test('the vault gets Harbor\'s passwords once, meeting Harbor\'s rule; check mode writes nothing', async (t) => {
