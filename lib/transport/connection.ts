@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { NodeSSH, type Config } from 'node-ssh';
@@ -12,6 +11,7 @@ import {
   recordHostKey,
   verifyHostKey,
 } from './knownhosts.ts';
+import { KeyStore } from './keys.ts';
 import { q } from './shell.ts';
 import type { Connection, ConnectionStats, ExecOptions, ExecResult } from './types.ts';
 
@@ -75,6 +75,7 @@ export class HostConnection implements Connection {
     private readonly settings: TransportSettings,
     private readonly forward: Forwarder,
     private readonly warn: (message: string) => void,
+    private readonly keys: KeyStore = new KeyStore(),
   ) {}
 
   get name(): string {
@@ -287,21 +288,7 @@ export class HostConnection implements Connection {
     };
     if (preferred.length) config.algorithms = { serverHostKey: { remove: preferred, prepend: preferred } as never };
     // Only the method we have: ssh2 would otherwise spend a round trip trying "none" first.
-    if (t.keyFile) {
-      config.authHandler = ['publickey'];
-      try {
-        config.privateKey = await readFile(t.keyFile, 'utf8');
-      } catch (err) {
-        throw new UnreachableError(`${t.name}: cannot read private key ${t.keyFile}: ${describe(err)}`);
-      }
-    } else if (process.env.SSH_AUTH_SOCK) {
-      config.authHandler = ['agent'];
-      config.agent = process.env.SSH_AUTH_SOCK;
-    } else {
-      throw new UnreachableError(
-        `${t.name}: no private key (set ansible_ssh_private_key_file) and no ssh-agent (SSH_AUTH_SOCK)`,
-      );
-    }
+    Object.assign(config, await this.keys.auth(t));
     return config;
   }
 

@@ -1,5 +1,6 @@
 import type { SshTarget } from '../inventory/types.ts';
 import { HostConnection, type ConnectionStats, type TransportSettings } from './connection.ts';
+import { KeyStore } from './keys.ts';
 import { LocalConnection } from './local.ts';
 import type { Connection } from './types.ts';
 
@@ -17,6 +18,7 @@ export class ConnectionPool {
   readonly settings: TransportSettings;
   #connections = new Map<string, HostConnection>();
   #local = new Map<string, LocalConnection>();
+  #keys = new KeyStore();
 
   constructor(
     settings: Partial<TransportSettings> = {},
@@ -37,6 +39,7 @@ export class ConnectionPool {
         this.settings,
         (jump, address, port) => this.get(jump).forwardOut(address, port),
         this.warn,
+        this.#keys,
       );
       this.#connections.set(target.name, conn);
     }
