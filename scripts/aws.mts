@@ -16,6 +16,8 @@ const USAGE = `usage: npx zx scripts/aws.mts plan|apply|destroy [flags]
   --settings FILE             the deployment (default ${AWS_DEFAULTS.settings};
                               start from inventory/aws.settings.example.yaml)
   --only PARTS                some of ${PARTS.join(',')} (the others are read, not changed)
+  --replace NAMES             apply: also replace these resources (comma-separated Name tags) that the plan
+                              shows as -/+ (AWS cannot change them in place; an instance loses its root disk)
   --yes                       apply or destroy without asking (needed without a terminal)
   --empty-bucket              destroy: delete the bucket's objects too (Terraform's force_destroy)
   --inventory FILE            where apply writes the inventory (default ${AWS_DEFAULTS.inventory})
@@ -23,11 +25,12 @@ const USAGE = `usage: npx zx scripts/aws.mts plan|apply|destroy [flags]
                               there; aws_access_key_id / aws_secret_access_key in it are used if present
   --vault-password-file F     else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt
 Credentials otherwise come from the AWS SDK's chain: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or
-AWS_PROFILE (also from .env), ~/.aws, an instance role.`;
+AWS_PROFILE (also from .env), ~/.aws, an instance role. apply and destroy hold SETTINGS.lock while they run.`;
 
 const OPTIONS = {
   settings: { type: 'string' },
   only: { type: 'string' },
+  replace: { type: 'string' },
   yes: { type: 'boolean' },
   'empty-bucket': { type: 'boolean' },
   inventory: { type: 'string' },
@@ -46,6 +49,7 @@ await runMain('aws', async () => {
     action,
     settingsFile: f.settings,
     only: f.only,
+    replace: f.replace,
     yes: Boolean(f.yes),
     emptyBucket: Boolean(f['empty-bucket']),
     inventoryFile: f.inventory,

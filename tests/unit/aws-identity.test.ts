@@ -16,7 +16,7 @@ const WHERE = 'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE),
 
 /** whoAmI with these credentials (the SDK's own chain when none). */
 async function ask(credentials?: AwsCredentials) {
-  const ctx = mockContext(mock, mockSettings(mock), false);
+  const ctx = mockContext(mock, mockSettings(mock));
   ctx.clients = awsClients(ctx.settings, credentials);
   try {
     return await whoAmI(ctx);
@@ -41,7 +41,7 @@ t.test('credentials that are missing or refused', async (t) => {
 });
 
 t.test('an endpoint nobody answers', async (t) => {
-  const ctx = mockContext(mock, mockSettings(mock, { endpoint: 'http://127.0.0.1:9' }), false);
+  const ctx = mockContext(mock, mockSettings(mock, { endpoint: 'http://127.0.0.1:9' }));
   ctx.clients = awsClients(ctx.settings, mock.credentials);
   t.teardown(() => closeClients(ctx.clients));
   await t.rejects(whoAmI(ctx), { name: 'UserError', message: 'cannot reach AWS STS at http://127.0.0.1:9 (ECONNREFUSED)' });

@@ -58,7 +58,7 @@ t.test('instances: run with a fixed IP, running after polls, host keys in the co
   await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
   await ec2.send(new ImportKeyPairCommand({ KeyName: 'k', PublicKeyMaterial: Buffer.from('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyFakeKeyFakeKeyFakeKeyFakeKeyFake x') }));
   const run = () => ec2.send(new RunInstancesCommand({
-    ImageId: 'ami-1', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, SubnetId: subnetId, PrivateIpAddress: '10.4.2.20', KeyName: 'k',
+    ImageId: 'ami-0123456789abcdef0', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, SubnetId: subnetId, PrivateIpAddress: '10.4.2.20', KeyName: 'k',
     BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeSize: 8, VolumeType: 'gp3', DeleteOnTermination: true } }],
     TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'reg' }] }],
   }));

@@ -2,9 +2,11 @@
 // from nothing, a rerun that changes nothing, drift put right in place, the NAT gateway going
 // away when not wanted, and destroy.
 import t from 'tap';
-import { destroyNatGateway, destroyNetwork, ensureNatGateway, ensureNetwork, securityGroupRules } from '../../lib/cloud/aws/network.ts';
+import { planNat, planNatGone } from '../../lib/cloud/aws/nat.ts';
 import type { Change } from '../../lib/cloud/aws/plan.ts';
-import { mockContext, mockSettings } from '../helpers/aws-mock/context.ts';
+import { planSecurityGroups, planSecurityGroupsGone, securityGroupRules } from '../../lib/cloud/aws/security-groups.ts';
+import { planVpc, planVpcGone } from '../../lib/cloud/aws/vpc.ts';
+import { mockContext, mockSettings, shownChange, type RecordingContext } from '../helpers/aws-mock/context.ts';
 import { ec2State } from '../helpers/aws-mock/ec2.ts';
 import { isMutating } from '../helpers/aws-mock/index.ts';
 import { handleEc2 } from '../helpers/aws-mock/ec2.ts';
@@ -13,22 +15,34 @@ import { startAwsMock } from '../helpers/aws-mock/server.ts';
 const mock = await startAwsMock({ ec2: handleEc2 });
 t.teardown(() => mock.close());
 
-/** One run of the VPC and NAT_gateway directories: what it recorded and which calls changed something. */
+/** Plans the VPC and NAT_gateway directories. */
+async function planNetwork(ctx: RecordingContext): Promise<void> {
+  const vpc = await planVpc(ctx);
+  await planSecurityGroups(ctx, vpc.vpc);
+  await planNat(ctx, vpc);
+}
+
+/** Plans their removal, dependents first. */
+async function planNetworkGone(ctx: RecordingContext): Promise<void> {
+  await planNatGone(ctx);
+  await planSecurityGroupsGone(ctx);
+  await planVpcGone(ctx, { instances: true, nat: false });
+}
+
+/** One plan (and unless dryRun, its apply): the plan, what was said, which calls changed something (none while planning). */
 async function run(opts: { dryRun?: boolean; natGateway?: boolean; destroy?: boolean } = {}) {
-  const ctx = mockContext(mock, mockSettings(mock, { natGateway: opts.natGateway ?? true }), opts.dryRun ?? false);
+  const ctx = mockContext(mock, mockSettings(mock, { natGateway: opts.natGateway ?? true }));
   const before = mock.calls.length;
+  let planMutating: string[];
   try {
-    if (opts.destroy) {
-      await destroyNatGateway(ctx);
-      await destroyNetwork(ctx);
-    } else {
-      await ensureNatGateway(ctx, await ensureNetwork(ctx));
-    }
+    await (opts.destroy ? planNetworkGone : planNetwork)(ctx);
+    planMutating = mock.calls.slice(before).filter(isMutating).map((c) => c.action);
+    if (!opts.dryRun) await ctx.apply();
   } finally {
     ctx.close();
   }
   const mutating = mock.calls.slice(before).filter(isMutating).map((c) => c.action);
-  return { changes: ctx.changes, said: ctx.said, mutating };
+  return { changes: ctx.planned.map(shownChange), said: ctx.said, mutating, planMutating };
 }
 const summary = (changes: Change[]) => changes.map((c) => `${c.action} ${c.kind} ${c.name}`);
 const st = ec2State(mock);
@@ -52,7 +66,8 @@ t.test('plan on an empty account: everything to create, nothing changed', async 
 });
 
 t.test('apply from nothing makes the reference network', async (t) => {
-  const { changes, said } = await run();
+  const { changes, said, planMutating } = await run();
+  t.same(planMutating, [], 'planning writes nothing');
   t.same(summary(changes), ALL.map((x) => `create ${x}`));
   t.ok(said.some((m) => /NAT gateway harbor-nat .*pending/.test(m)), 'says it waits for the NAT gateway');
 
@@ -125,7 +140,8 @@ t.test('drift is put right in place', async (t) => {
 
   const ids = new Set([...st.securityGroups.keys()]);
   const apply = await run();
-  t.same(apply.mutating.filter((a) => /Route/.test(a)), ['ReplaceRoute', 'ReplaceRouteTableAssociation', 'CreateRoute'], 'the public subnet moved back; the NAT route made again')
+  // The private table's stray association went with the move (ReplaceRouteTableAssociation); its disassociation then finds it gone.
+  t.same(apply.mutating.filter((a) => /Route/.test(a)), ['ReplaceRoute', 'ReplaceRouteTableAssociation', 'CreateRoute', 'DisassociateRouteTable'], 'the public subnet moved back; the NAT route made again');
   t.same(apply.changes.filter((c) => c.action === 'update').map((c) => c.name), updates.map((c) => c.name));
   t.same([...st.securityGroups.keys()], [...ids], 'groups kept, not replaced');
   t.equal(byName(st.vpcs, 'harbor-vpc').id, vpcId);
@@ -164,10 +180,10 @@ t.test('destroy removes everything tagged; a second destroy has nothing to do', 
 });
 
 t.test('destroy of a network still in use names what is in use', async (t) => {
+  await run();
   const ctx = mockContext(mock, mockSettings(mock, { natGateway: true }));
-  await ensureNatGateway(ctx, await ensureNetwork(ctx));
   const before = [st.subnets.size, st.securityGroups.size, st.routeTables.size];
-  await t.rejects(destroyNetwork(ctx), { name: 'UserError', message: /^vpc harbor-vpc is still in use by NAT gateway nat-\w+ \(destroy the instances and the NAT gateway first\)$/ });
+  await t.rejects(planVpcGone(ctx, { instances: true, nat: true }), { name: 'UserError', message: /^vpc harbor-vpc is still in use by NAT gateway nat-\w+ \(destroy the instances and the NAT gateway first\)$/ });
   ctx.close();
   t.same([st.subnets.size, st.securityGroups.size, st.routeTables.size], before, 'nothing deleted');
   await run({ destroy: true });
@@ -175,12 +191,14 @@ t.test('destroy of a network still in use names what is in use', async (t) => {
 });
 
 t.test('a NAT gateway that does not come up in time is one line naming it', async (t) => {
-  const ctx = { ...mockContext(mock, mockSettings(mock)), waitTimeoutMs: 0 };
-  await t.rejects(ensureNatGateway(ctx, await ensureNetwork(ctx)), {
+  const recording = mockContext(mock, mockSettings(mock));
+  const ctx = { ...recording, waitTimeoutMs: 0 };
+  await planNetwork(ctx);
+  await t.rejects(recording.apply(), {
     name: 'UserError',
-    message: /^NAT gateway harbor-nat \(nat-\w+\) is still pending after 0 s; check it in the AWS console, then run again$/,
+    message: /^apply stopped at \+ nat gateway harbor-nat: in \(known after apply\): NAT gateway harbor-nat \(nat-\w+\) is still pending after 0 s; check it in the AWS console, then run again \(\d+ changes made before it stay; apply again resumes from what exists\)$/,
   });
-  ctx.close();
+  recording.close();
   const next = await run();
   t.same(summary(next.changes.filter((c) => c.action !== 'ok')), ['create route table harbor-private-routes'], 'the next run finds it, waits for it, then routes through it');
   t.equal(tagged(st.natGateways).filter((n) => n.state !== 'deleted').length, 1, 'not made twice');

@@ -9,7 +9,7 @@ import { cidrRange, loadAwsSettings, publicName } from '../../lib/cloud/aws/sett
 
 const dir = mkdtempSync(join(tmpdir(), 'hm-aws-settings-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const REQUIRED = 'ami: ami-0abc\nadmin_cidr: 203.0.113.0/24\nhosted_zone: example.com.\nbucket: my-images\n';
+const REQUIRED = 'ami: ami-0abc1234\nadmin_cidr: 203.0.113.0/24\nhosted_zone: example.com.\nbucket: my-images\n';
 
 let n = 0;
 function file(text: string): string {
@@ -36,7 +36,20 @@ t.test('the reference defaults under the required settings', async (t) => {
     s3User: 'harbor_s3_user',
     pollSeconds: 5,
     sshPublicKeyFile: join(homedir(), '.ssh/id_ed25519.pub'),
+    ami: { id: 'ami-0abc1234' },
+    bastionInstanceType: 't3.micro',
+    registryInstanceType: 't3.large',
+    bastionRootVolumeGiB: 8,
+    registryRootVolumeGiB: 20,
+    dataVolumeGiB: 100,
+    dataVolume: '/data',
+    hostKeyWaitSeconds: 300,
+    s3Endpoint: false,
   });
+  const debian = await loadAwsSettings(file(REQUIRED.replace('ami: ami-0abc1234\n', '')));
+  t.same(debian.ami, { name: 'debian-12-*', owner: '136693071363' }, "without ami: Debian's official Debian 12 images");
+  const pattern = await loadAwsSettings(file(`${REQUIRED.replace('ami: ami-0abc1234\n', '')}ami: { name: "my-harbor-*", owner: self }\n`));
+  t.same(pattern.ami, { name: 'my-harbor-*', owner: 'self' });
   t.equal(s.endpoint, undefined);
   t.equal(publicName(s), 'registry.example.com');
   const custom = await loadAwsSettings(file(`${REQUIRED}ssh_public_key_file: keys/admin.pub\nnat_gateway: false\nendpoint: http://127.0.0.1:9\n`));
@@ -61,7 +74,15 @@ t.test('mistakes: one line naming the file and the setting', async (t) => {
     [`${REQUIRED}public_subnet_cidr: 172.20.2.0/24\n`, /: the public and private subnets overlap$/],
     [`${REQUIRED}registry_private_ip: 172.20.2.2\n`, /: "registry_private_ip" 172\.20\.2\.2 must be a usable address of 172\.20\.2\.0\/24$/],
     [`${REQUIRED}registry_private_ip: 172.20.1.20\n`, /must be a usable address/],
-    [`${REQUIRED}root_volume_gib: 0\n`, /: "root_volume_gib" must be a whole number of GiB$/],
+    [`${REQUIRED}root_volume_gib: 8\n`, /: "root_volume_gib" is now bastion_root_volume_gib and registry_root_volume_gib/],
+    [`${REQUIRED}instance_type: t3.micro\n`, /: "instance_type" is now bastion_instance_type and registry_instance_type$/],
+    [`${REQUIRED}registry_root_volume_gib: 4\n`, /: "registry_root_volume_gib" must be a whole number of GiB from 8 to 16384$/],
+    [`${REQUIRED}data_volume_gib: 10.5\n`, /: "data_volume_gib" must be a whole number of GiB from 40 to 16384$/],
+    [`${REQUIRED}data_volume: data\n`, /: "data_volume" data must be an absolute directory other than \/$/],
+    [`${REQUIRED}host_key_wait_seconds: -1\n`, /: "host_key_wait_seconds" must be a number of seconds above 0$/],
+    [`${REQUIRED}nat_gateway: false\ns3_endpoint: true\n`, /: "s3_endpoint: true" needs "nat_gateway: true"/],
+    [REQUIRED.replace('ami-0abc1234', 'ami-x'), /: "ami" ami-x is not an image id like ami-0123456789abcdef0/],
+    [REQUIRED.replace('ami-0abc1234', '{ name: debian-12-* }'), /: "ami" must be an image id, or \{ name: PATTERN, owner: ACCOUNT-ID or amazon \}$/],
     [`${REQUIRED}nat_gateway: maybe\n`, /: "nat_gateway" must be true or false$/],
     [`${REQUIRED}poll_seconds: 0\n`, /: "poll_seconds" must be a number of seconds above 0$/],
     ['ami: ami-1\nadmin_cidr: 203.0.113.0/24\nhosted_zone: z\nbucket: Not_A_Bucket\n', /: "bucket" Not_A_Bucket is not a valid S3 bucket name$/],

@@ -4,16 +4,17 @@
 import t from 'tap';
 import type { Change } from '../../lib/cloud/aws/plan.ts';
 import type { AwsSettings } from '../../lib/cloud/aws/settings.ts';
-import { destroyStorage, ensureStorage, type Storage } from '../../lib/cloud/aws/storage.ts';
+import { planStorage, planStorageGone } from '../../lib/cloud/aws/storage.ts';
 import { UserError } from '../../lib/errors.ts';
 import { redact, Secret } from '../../lib/secret.ts';
-import { mockContext, mockSettings } from '../helpers/aws-mock/context.ts';
+import { mockContext, mockSettings, shownChange } from '../helpers/aws-mock/context.ts';
+import { handleEc2 } from '../helpers/aws-mock/ec2.ts';
 import { handleIam, iamState } from '../helpers/aws-mock/iam.ts';
 import { isMutating } from '../helpers/aws-mock/index.ts';
 import { handleS3, s3State, seedForeignBucket } from '../helpers/aws-mock/s3.ts';
 import { startAwsMock } from '../helpers/aws-mock/server.ts';
 
-const mock = await startAwsMock({ s3: handleS3, iam: handleIam });
+const mock = await startAwsMock({ s3: handleS3, iam: handleIam, ec2: handleEc2 });
 t.teardown(() => mock.close());
 
 const BUCKET = 'harbor-test-bucket';
@@ -21,20 +22,22 @@ const USER = 'harbor_s3_user';
 const BUCKET_ACTIONS = ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'];
 const OBJECT_ACTIONS = ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'];
 
-type Run = { changes: Change[]; said: string[]; mutating: string[] };
+type Run = { changes: Change[]; applied: Change[]; said: string[]; mutating: string[] };
 
-/** One run of the S3 directory: what it recorded and said, which calls changed something. */
-async function run(opts: { dryRun?: boolean; known?: { accessKeyId: string }; destroy?: { emptyBucket: boolean }; settings?: Partial<AwsSettings> } = {}): Promise<Run & { storage?: Storage }> {
-  const ctx = mockContext(mock, mockSettings(mock, opts.settings), opts.dryRun ?? false);
+/** One plan of the S3 directory and unless dryRun its apply: the plan, the changes made, what was said, which calls changed something, a new key. */
+async function run(opts: { dryRun?: boolean; known?: { accessKeyId: string }; destroy?: { emptyBucket: boolean }; settings?: Partial<AwsSettings> } = {}): Promise<Run & { newKey?: { accessKeyId: string; secret: Secret } }> {
+  const ctx = mockContext(mock, mockSettings(mock, opts.settings));
   const before = mock.calls.length;
-  let storage: Storage | undefined;
+  let newKey: { accessKeyId: string; secret: Secret } | undefined;
+  let applied: Change[] = [];
   try {
-    if (opts.destroy) await destroyStorage(ctx, opts.destroy);
-    else storage = await ensureStorage(ctx, opts.known);
+    if (opts.destroy) await planStorageGone(ctx, opts.destroy);
+    else await planStorage(ctx, opts.known?.accessKeyId, async (accessKeyId, secret) => void (newKey = { accessKeyId, secret }));
+    if (!opts.dryRun) applied = await ctx.apply();
   } finally {
     ctx.close();
   }
-  return { changes: ctx.changes, said: ctx.said, mutating: mock.calls.slice(before).filter(isMutating).map((c) => c.action), ...(storage ? { storage } : {}) };
+  return { changes: ctx.planned.map(shownChange), applied, said: ctx.said, mutating: mock.calls.slice(before).filter(isMutating).map((c) => c.action), ...(newKey ? { newKey } : {}) };
 }
 
 const summary = (changes: Change[]) => changes.map((c) => `${c.action} ${c.kind} ${c.name}`);
@@ -52,8 +55,7 @@ t.test('from nothing: the plan, then the apply', async (t) => {
   const plan = await run({ dryRun: true });
   t.same(plan.mutating, [], 'planning changes nothing');
   t.same(summary(plan.changes), [`create s3 bucket ${BUCKET}`, `create iam user ${USER}`, `create s3 bucket policy ${BUCKET}`, 'create iam user policy harbor-s3-registry', `create iam access key ${USER}`]);
-  t.equal(plan.storage?.accessKeyId, '(known after apply)');
-  t.notOk(plan.storage?.secretAccessKey, 'no secret before there is a key');
+  t.notOk(plan.newKey, 'no key before apply');
 
   const applied = await run();
   t.same(summary(applied.changes), summary(plan.changes), 'apply does what the plan said');
@@ -76,20 +78,19 @@ t.test('from nothing: the plan, then the apply', async (t) => {
 
   t.equal(u.keys.length, 1);
   const key = u.keys[0]!;
-  const storage = applied.storage!;
-  t.same({ bucket: storage.bucket, region: storage.region, accessKeyId: storage.accessKeyId }, { bucket: BUCKET, region: 'eu-west-1', accessKeyId: key.id });
-  t.type(storage.secretAccessKey, Secret);
-  t.equal(storage.secretAccessKey?.reveal(), key.secret, 'the new key\'s secret is returned for the vault');
-  const shown = JSON.stringify(applied) + applied.said.join('\n');
+  const storage = applied.newKey!;
+  t.equal(storage.accessKeyId, key.id);
+  t.type(storage.secret, Secret);
+  t.equal(storage.secret.reveal(), key.secret, 'the new key\'s secret is handed over for the vault');
+  const shown = JSON.stringify({ ...applied, newKey: undefined }) + applied.said.join('\n');
   t.notOk(shown.includes(key.secret), 'the secret is in no recorded change or message');
   t.equal(redact(`secret=${key.secret}`), 'secret=********', 'and is known to redact()');
-  t.equal(applied.changes.find((c) => c.kind === 'iam access key')?.id, key.id);
+  t.equal(applied.applied.find((c) => c.kind === 'iam access key')?.id, key.id);
 
   const again = await run({ known: { accessKeyId: key.id } });
   t.same(again.changes.map((c) => c.action), ['ok', 'ok', 'ok', 'ok', 'ok'], 'a second apply finds everything in place');
   t.same(again.mutating, [], 'and changes nothing');
-  t.notOk(again.storage?.secretAccessKey, 'the kept key has no secret to hand out');
-  t.equal(again.storage?.accessKeyId, key.id);
+  t.notOk(again.newKey, 'the kept key is not handed out again');
 });
 
 t.test('drift is put right in place', async (t) => {
@@ -148,9 +149,9 @@ t.test('a key the vault does not know is replaced, and the limit of two keys is 
   t.same(rotated.mutating, ['DeleteAccessKey', 'DeleteAccessKey', 'CreateAccessKey'], 'only the key changes');
   const keys = user()!.keys;
   t.equal(keys.length, 1);
-  t.equal(rotated.storage?.accessKeyId, keys[0]!.id);
-  t.equal(rotated.storage?.secretAccessKey?.reveal(), keys[0]!.secret);
-  t.notOk(JSON.stringify(rotated).includes(keys[0]!.secret), 'the new secret is in no recorded change');
+  t.equal(rotated.newKey?.accessKeyId, keys[0]!.id);
+  t.equal(rotated.newKey?.secret.reveal(), keys[0]!.secret);
+  t.notOk(JSON.stringify({ ...rotated, newKey: undefined }).includes(keys[0]!.secret), 'the new secret is in no recorded change');
 
   keys[0]!.status = 'Inactive';
   const inactive = await run({ known: { accessKeyId: keys[0]!.id } });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, DeleteBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketPolicyCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import t from 'tap';
 import { storageVars } from '../../lib/cloud/aws/inventory.ts';
-import { ensureStorage } from '../../lib/cloud/aws/storage.ts';
+import { planStorage } from '../../lib/cloud/aws/storage.ts';
 import { createCa, issueServerCert } from '../../lib/pki/index.ts';
 import { renderTemplate } from '../../lib/render/index.ts';
 import { Secret } from '../../lib/secret.ts';
@@ -32,9 +32,12 @@ t.teardown(() => mock.close());
 
 const settings = mockSettings(mock, { bucket: 'hm-registry-images', region: 'eu-west-1' });
 const ctx = mockContext(mock, settings);
-const storage = await ensureStorage(ctx);
+let userKey = { accessKeyId: '', secretAccessKey: '' };
+await planStorage(ctx, undefined, async (accessKeyId, secret) => {
+  userKey = { accessKeyId, secretAccessKey: secret.reveal() };
+});
+await ctx.apply();
 ctx.close();
-const userKey = { accessKeyId: storage.accessKeyId, secretAccessKey: storage.secretAccessKey!.reveal() };
 
 /** A port nobody listens on now. */
 const freePort = (): Promise<number> =>
@@ -65,8 +68,8 @@ await writeFile(htpasswdPath, await htpasswdContent('', { [USER]: new Secret(PAS
 const rendered = renderTemplate(registryRole.templateDir!, 'config.yml.njk', {
   ...registryRole.defaults,
   ...storageVars(settings),
-  registry_s3_access_key: new Secret(storage.accessKeyId),
-  registry_s3_secret_key: storage.secretAccessKey!,
+  registry_s3_access_key: new Secret(userKey.accessKeyId),
+  registry_s3_secret_key: new Secret(userKey.secretAccessKey),
   registry_port: port,
   registry_public_name: NAME,
   registry_http_secret: new Secret('registry-http-secret-for-the-test'),
@@ -81,8 +84,8 @@ t.test('the rendered config points the S3 driver at the endpoint, over http, wit
   t.match(rendered.text, /secure: false\n/);
   t.match(rendered.text, /v4auth: true\n/);
   t.match(rendered.text, `bucket: "${settings.bucket}"`);
-  t.match(rendered.text, `accesskey: "${storage.accessKeyId}"`, "the S3 user's key, not the account's");
-  t.not(storage.accessKeyId, mock.credentials.accessKeyId);
+  t.match(rendered.text, `accesskey: "${userKey.accessKeyId}"`, "the S3 user's key, not the account's");
+  t.not(userKey.accessKeyId, mock.credentials.accessKeyId);
   t.equal(rendered.sensitive, true, 'the secret key is in it');
   /** The same role's config for another S3 endpoint (throwaway keys). */
   const renderFor = (endpoint: string | undefined) =>
@@ -174,7 +177,7 @@ t.test('skopeo pushes an image into the S3 bucket through the registry and pulls
   t.equal(redirect?.status, 307);
   const location = String(redirect?.headers.location);
   t.ok(location.startsWith(`${mock.endpoint}/${settings.bucket}/docker/registry/v2/blobs/`), 'to the bucket, path-style');
-  t.match(location, `X-Amz-Credential=${storage.accessKeyId}`);
+  t.match(location, `X-Amz-Credential=${userKey.accessKeyId}`);
   const direct = await fetch(location);
   t.equal(direct.status, 200);
   t.ok(Buffer.from(await direct.arrayBuffer()).equals(await blob(join(dir, 'image'))));

@@ -6,6 +6,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
+import { annotateErrors } from './errors.ts';
 import type { AwsSettings } from './settings.ts';
 
 export interface AwsCredentials {
@@ -30,7 +31,7 @@ export function awsClients(s: AwsSettings, credentials?: AwsCredentials): AwsCli
     ...(s.endpoint ? { endpoint: s.endpoint } : {}),
     ...(credentials ? { credentials } : {}),
   };
-  return {
+  const clients = {
     ec2: new EC2Client(config),
     iam: new IAMClient(config),
     route53: new Route53Client(config),
@@ -38,6 +39,12 @@ export function awsClients(s: AwsSettings, credentials?: AwsCredentials): AwsCli
     s3: new S3Client({ ...config, forcePathStyle: Boolean(s.endpoint) }),
     sts: new STSClient(config),
   };
+  annotateErrors(clients.ec2, 'EC2');
+  annotateErrors(clients.iam, 'IAM');
+  annotateErrors(clients.route53, 'Route53');
+  annotateErrors(clients.s3, 'S3');
+  annotateErrors(clients.sts, 'STS');
+  return clients;
 }
 
 export function closeClients(c: AwsClients): void {

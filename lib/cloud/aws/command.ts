@@ -8,10 +8,12 @@ import { openDeploymentVault } from '../../run/cli.ts';
 import { redact } from '../../secret.ts';
 import { DEFAULT_VAULT_FILE } from '../../vault/index.ts';
 import { awsClients, closeClients } from './clients.ts';
-import { applyAws, destroyAws, parseParts, PARTS, type AwsRunOptions, type Part } from './deploy.ts';
+import { applyPlan, parseParts, PARTS, planAws, planDestroy, type AwsPlan, type AwsRunOptions, type Part } from './deploy.ts';
+import { collectInstances, plannedAddresses } from './instances.ts';
+import { withDeploymentLock } from './lock.ts';
 import { writeAwsInventory } from './inventory.ts';
-import { formatDone, formatPlan, type Change } from './plan.ts';
-import { AWS_DEFAULTS, loadAwsSettings, publicName } from './settings.ts';
+import { describeChange, formatDone, formatPlan, type Change } from './plan.ts';
+import { AWS_DEFAULTS, loadAwsSettings, publicName, type AwsSettings } from './settings.ts';
 import { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY } from './vault-keys.ts';
 
 /** Images live in the bucket: destroying it is asked for by name. */
@@ -22,6 +24,8 @@ export interface AwsCommand {
   settingsFile?: string;
   /** --only, as given. */
   only?: string;
+  /** --replace NAME, as given (comma-separated names). */
+  replace?: string;
   yes: boolean;
   emptyBucket: boolean;
   inventoryFile?: string;
@@ -34,7 +38,7 @@ export interface AwsCommand {
 }
 
 const say = (line: string) => process.stderr.write(`${redact(line)}\n`);
-const PAST: Record<Change['action'], string> = { create: 'created', update: 'updated', delete: 'destroyed', ok: 'unchanged' };
+const PAST: Record<Change['action'], string> = { create: 'created', update: 'updated', replace: 'replaced', delete: 'destroyed', ok: 'unchanged' };
 
 /** Asks like Terraform: only "yes" goes on. */
 async function confirm(question: string, yes: boolean): Promise<void> {
@@ -44,45 +48,66 @@ async function confirm(question: string, yes: boolean): Promise<void> {
   if (answer.trim() !== 'yes') throw new UserError('cancelled; nothing changed');
 }
 
+/** What a plan says, to compare two plans of the same thing. */
+const planText = (p: AwsPlan) => p.changes.map(describeChange).join('\n');
+
+/** The inventory and known_hosts from what apply knows now; host keys not known yet stay as pinned before. */
+async function writeInventory(settings: AwsSettings, plan: AwsPlan, file: string, out: NodeJS.WritableStream, final: boolean): Promise<string | undefined> {
+  if (!plan.instances) return undefined;
+  const instances = final ? await collectInstances(plan.ctx, plan.instances) : plannedAddresses(settings, plan.instances);
+  if (!instances) return undefined;
+  const files = await writeAwsInventory(settings, instances, file);
+  if (final) out.write(`inventory ${files.inventoryFile} (host keys in ${files.knownHostsFile}); the registry's name: ${publicName(settings)}\n`);
+  return files.inventoryFile;
+}
+
 /** Runs the command; after an apply that has instances, returns the inventory it wrote. */
 export async function runAwsCommand(cmd: AwsCommand): Promise<{ inventoryFile?: string }> {
   loadDotenv({ quiet: true });
   const settings = await loadAwsSettings(cmd.settingsFile ?? AWS_DEFAULTS.settings);
+  const destroying = cmd.action === 'destroy';
+  const parts = parseParts(cmd.only, destroying ? DESTROYED_BY_DEFAULT : PARTS);
+  const replace = new Set((cmd.replace ?? '').split(',').map((n) => n.trim()).filter(Boolean));
+  if (replace.size && cmd.action !== 'apply') throw new UserError('--replace goes with apply');
   const vaultFile = cmd.vaultFile ?? DEFAULT_VAULT_FILE;
   const vault = await openDeploymentVault(vaultFile, cmd.password ?? passwordSource(cmd.vaultPasswordFile), false);
   const keyId = vault.get(AWS_ACCESS_KEY_ID);
   const secret = vault.get(AWS_SECRET_ACCESS_KEY);
   const clients = awsClients(settings, keyId && secret ? { accessKeyId: keyId.reveal(), secretAccessKey: secret.reveal() } : undefined);
-  const destroying = cmd.action === 'destroy';
   const out = cmd.out ?? process.stdout;
-  const parts = parseParts(cmd.only, destroying ? DESTROYED_BY_DEFAULT : PARTS);
-  const options = (dryRun: boolean, changes: Change[]): AwsRunOptions & { emptyBucket: boolean } => ({
-    dryRun,
-    parts,
-    vault,
-    say,
-    emptyBucket: cmd.emptyBucket,
-    record: (c) => {
-      changes.push(c);
-      if (!dryRun && c.action !== 'ok') say(`  ${PAST[c.action]} ${c.kind} ${c.name}${c.id ? ` (${c.id})` : ''}`);
-    },
-  });
-  const act = (dryRun: boolean, changes: Change[]) =>
-    destroying ? destroyAws(settings, clients, options(dryRun, changes)) : applyAws(settings, clients, options(dryRun, changes));
-  try {
+  const options: AwsRunOptions & { emptyBucket: boolean } = { parts, vault, say, emptyBucket: cmd.emptyBucket };
+  const makePlan = () => (destroying ? planDestroy(settings, clients, options) : planAws(settings, clients, options));
+  const inventory = cmd.inventoryFile ?? AWS_DEFAULTS.inventory;
+  const run = async (): Promise<{ inventoryFile?: string }> => {
     say(`${settings.project} in ${settings.region} (${settings.file}): ${destroying ? 'destroy' : 'plan'} of ${[...parts].join(', ')}`);
-    const planned: Change[] = [];
-    await act(true, planned);
-    out.write(redact(formatPlan(planned)));
+    let plan = await makePlan();
+    const unknown = [...replace].find((n) => !plan.changes.some((c) => c.action === 'replace' && c.name === n));
+    if (unknown) throw new UserError(`--replace ${unknown}: the plan has no replace of that name (${plan.changes.filter((c) => c.action === 'replace').map((c) => c.name).join(', ') || 'none'})`);
+    out.write(redact(formatPlan(plan.changes, replace)));
     if (cmd.action === 'plan') return {};
-    if (planned.some((c) => c.action !== 'ok')) await confirm(destroying ? 'Destroy these resources?' : 'Apply these changes?', cmd.yes);
-    const applied: Change[] = [];
-    const result = await act(false, applied);
-    out.write(formatDone(applied, destroying));
-    if (!result?.instances) return {};
-    const files = await writeAwsInventory(settings, result.instances, cmd.inventoryFile ?? AWS_DEFAULTS.inventory);
-    out.write(`inventory ${files.inventoryFile} (host keys in ${files.knownHostsFile}); the registry's name: ${publicName(settings)}\n`);
-    return { inventoryFile: files.inventoryFile };
+    if (plan.changes.some((c) => c.run && c.action !== 'ok')) {
+      await confirm(destroying ? 'Destroy these resources?' : 'Apply these changes?', cmd.yes);
+      if (!cmd.yes) {
+        // The answer may have taken a while: apply only the plan that was shown.
+        const again = await makePlan();
+        if (planText(again) !== planText(plan)) throw new UserError('the account changed while you answered; nothing was changed: run again to see the new plan');
+        plan = again;
+      }
+    }
+    let applied: Change[];
+    try {
+      applied = await applyPlan(plan, replace, (c) => say(`  ${PAST[c.action]} ${c.kind} ${c.name}${c.id ? ` (${c.id})` : ''}`));
+    } finally {
+      // Whatever happened, the hosts that exist can be reached.
+      if (!destroying) await writeInventory(settings, plan, inventory, out, false).catch(() => undefined);
+    }
+    out.write(formatDone(applied, plan.changes, destroying));
+    if (destroying) return {};
+    const inventoryFile = await writeInventory(settings, plan, inventory, out, true);
+    return inventoryFile ? { inventoryFile } : {};
+  };
+  try {
+    return cmd.action === 'plan' ? await run() : await withDeploymentLock(settings.file, `aws.mts ${cmd.action}`, say, run);
   } finally {
     closeClients(clients);
   }

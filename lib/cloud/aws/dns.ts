@@ -9,7 +9,7 @@ import {
   type ResourceRecordSet,
 } from '@aws-sdk/client-route-53';
 import { UserError } from '../../errors.ts';
-import { type AwsContext, KNOWN_AFTER_APPLY } from './plan.ts';
+import type { AwsContext, Ref } from './plan.ts';
 import { publicName } from './settings.ts';
 import { waitFor } from './wait.ts';
 
@@ -61,32 +61,27 @@ async function change(ctx: AwsContext, zoneId: string, action: 'UPSERT' | 'DELET
 }
 
 /** `<record_name>.<hosted_zone>` → ip (TTL 300), changed only when missing or different. */
-export async function ensureRecord(ctx: AwsContext, ip: string): Promise<{ zoneId: string; name: string }> {
+export async function planRecord(ctx: AwsContext, ip: Ref): Promise<void> {
   const zoneId = await requireZone(ctx);
   const name = publicName(ctx.settings);
   const current = await currentRecord(ctx, zoneId, dotted(name));
-  const wanted: ResourceRecordSet = { Name: dotted(name), Type: 'A', TTL: TTL, ResourceRecords: [{ Value: ip }] };
-  const same = current && !current.AliasTarget && current.TTL === TTL && current.ResourceRecords?.length === 1 && current.ResourceRecords[0]?.Value === ip;
-  if (same) {
-    ctx.record({ action: 'ok', kind: KIND, name, id: zoneId });
-    return { zoneId, name };
-  }
-  if (!ctx.dryRun) {
-    if (ip === KNOWN_AFTER_APPLY) throw new Error(`ensureRecord(${name}) applied without an address`);
-    await change(ctx, zoneId, 'UPSERT', wanted);
-  }
-  ctx.record(current ? { action: 'update', kind: KIND, name, id: zoneId, detail: `${describe(current)} → ${describe(wanted)}` } : { action: 'create', kind: KIND, name, id: zoneId, detail: `A ${ip} (TTL ${TTL})` });
-  return { zoneId, name };
+  const wanted = (): ResourceRecordSet => ({ Name: dotted(name), Type: 'A', TTL: TTL, ResourceRecords: [{ Value: ip.id }] });
+  const same = ip.known && current && !current.AliasTarget && current.TTL === TTL && current.ResourceRecords?.length === 1 && current.ResourceRecords[0]?.Value === ip.id;
+  if (same) return ctx.add({ action: 'ok', kind: KIND, name, id: zoneId });
+  ctx.add({
+    action: current ? 'update' : 'create', kind: KIND, name, id: zoneId,
+    detail: current ? `${describe(current)} → ${ip} (TTL ${TTL})` : `A ${ip} (TTL ${TTL})`,
+    run: () => change(ctx, zoneId, 'UPSERT', wanted()),
+  });
 }
 
-/** Deletes the record when it is there; the zone stays (it is not ours). */
-export async function destroyRecord(ctx: AwsContext): Promise<void> {
+/** Plans deleting the record when it is there; the zone stays (it is not ours). */
+export async function planRecordGone(ctx: AwsContext): Promise<void> {
   const zoneId = await findZone(ctx);
   if (!zoneId) return;
   const name = publicName(ctx.settings);
   const current = await currentRecord(ctx, zoneId, dotted(name));
   if (!current) return;
   // Route53 deletes a record set only when given exactly its current values.
-  if (!ctx.dryRun) await change(ctx, zoneId, 'DELETE', current);
-  ctx.record({ action: 'delete', kind: KIND, name, id: zoneId, detail: describe(current) });
+  ctx.add({ action: 'delete', kind: KIND, name, id: zoneId, detail: describe(current), run: () => change(ctx, zoneId, 'DELETE', current) });
 }

@@ -4,7 +4,7 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { UserError } from '../../errors.ts';
 import type { AwsContext } from './plan.ts';
 import { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY } from './vault-keys.ts';
-import { awsErrorCode } from './wait.ts';
+import { awsErrorCode } from './errors.ts';
 
 const WHERE = `set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or put ${AWS_ACCESS_KEY_ID} and ${AWS_SECRET_ACCESS_KEY} in the vault`;
 

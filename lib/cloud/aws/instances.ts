@@ -1,21 +1,28 @@
-// The reference's EC2 directory: the admin key pair, the bastion (public subnet, with an Elastic
-// IP) and the registry (private subnet, fixed address), and each one's SSH host keys read from
-// its console output so the first connection is already pinned.
-import { readFile } from 'node:fs/promises';
+// The reference's EC2 directory: the bastion (public subnet, with an Elastic IP) and the
+// registry (private subnet, fixed address, its own encrypted data volume), both with encrypted
+// root volumes and IMDSv2 required. What AWS cannot change in place is a replace, done only
+// when asked for by name; the registry's data volume outlives its instance.
 import {
-  DeleteKeyPairCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeKeyPairsCommand, GetConsoleOutputCommand, ImportKeyPairCommand,
-  ModifyInstanceAttributeCommand, RunInstancesCommand, TerminateInstancesCommand, type _InstanceType, type Instance as Ec2Instance,
+  DescribeInstancesCommand, DescribeVolumesCommand, GetConsoleOutputCommand, ModifyInstanceAttributeCommand, ModifyInstanceMetadataOptionsCommand, RunInstancesCommand,
+  StartInstancesCommand, TerminateInstancesCommand, type _InstanceType, type Instance as Ec2Instance, type Volume,
 } from '@aws-sdk/client-ec2';
 import { UserError } from '../../errors.ts';
-import { hostKeysFromConsole, publicKeyOf } from './console.ts';
-import { ensureElasticIp, releaseElasticIps, type Network, type SecurityGroupName } from './network.ts';
-import { byTags, KNOWN_AFTER_APPLY, nameTag, resourceName, tagsFor, type AwsContext } from './plan.ts';
-import { awsErrorCode, waitFor } from './wait.ts';
+import { hostKeysFromConsole } from './console.ts';
+import { dataVolumeUserData, planDataVolume, volumeOf } from './data-volume.ts';
+import { awsErrorCode } from './errors.ts';
+import { associateAddress, planElasticIp, planElasticIpsGone, type ElasticIp } from './elastic-ip.ts';
+import { chooseImage, type ChosenImage } from './image.ts';
+import { planKeyPair, planKeyPairGone } from './key-pair.ts';
+import { addFixes, byTags, named, nameTag, Ref, resourceName, tagsFor, type AwsContext, type PlannedChange } from './plan.ts';
+import type { SecurityGroupName } from './security-groups.ts';
+import type { AwsSettings } from './settings.ts';
+import { deploymentZones, type Vpc } from './vpc.ts';
+import { waitFor } from './wait.ts';
 
 export interface Instance {
   id: string;
   privateIp: string;
-  /** OpenSSH public key lines, "ssh-ed25519 AAAA…", from the console output. */
+  /** OpenSSH public key lines, "ssh-ed25519 AAAA…", from the console output (none when it showed none in time). */
   hostKeys: string[];
 }
 
@@ -28,119 +35,47 @@ type Role = 'bastion' | 'registry';
 
 interface InstanceSpec {
   role: Role;
-  subnetId: string;
+  subnet: Ref;
+  zone: string;
   groups: SecurityGroupName[];
+  type: string;
+  rootGiB: number;
+  /** IMDSv2's hop limit: 2 lets the registry's containers reach the metadata service. */
+  hopLimit: number;
   privateIp?: string;
 }
 
+/** One planned instance: its id (set by apply when it launches one), and whether it is new (its host keys are still to come). */
+export interface PlannedInstance {
+  name: string;
+  id: Ref;
+  fresh: boolean;
+  /** The change that launches it (create or replace), when the plan has one. */
+  launch?: PlannedChange;
+}
+
+export interface PlannedInstances {
+  bastion: PlannedInstance;
+  registry: PlannedInstance;
+  bastionIp: ElasticIp;
+}
+
 const LIVE = { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] };
+/** An instance launched this lately may still be printing its keys, or still show them. */
+const FRESH_MS = 30 * 60_000;
 
-// ---------------------------------------------------------------- key pair
-
-async function readPublicKey(file: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new UserError(`${file}: cannot read the SSH public key (${(err as NodeJS.ErrnoException).code}); set ssh_public_key_file`);
-  }
-  const key = publicKeyOf(text.trim());
-  if (!key) throw new UserError(`${file}: not an OpenSSH public key line ("ssh-ed25519 AAAA…")`);
-  return key;
-}
-
-/** The operators' public key as key pair `<project>-admin`; its name. */
-async function ensureKeyPair(ctx: AwsContext): Promise<string> {
-  const { settings: s, clients: { ec2 } } = ctx;
-  const name = resourceName(s, 'admin');
-  const key = await readPublicKey(s.sshPublicKeyFile);
-  const [found] = (await ec2.send(new DescribeKeyPairsCommand({ Filters: [{ Name: 'key-name', Values: [name] }], IncludePublicKey: true }))).KeyPairs ?? [];
-  const current = found?.PublicKey ? publicKeyOf(found.PublicKey) : undefined;
-  if (found && current === key) {
-    ctx.record({ action: 'ok', kind: 'key pair', name, id: found.KeyPairId! });
-    return name;
-  }
-  if (!ctx.dryRun) {
-    if (found) await ec2.send(new DeleteKeyPairCommand({ KeyPairId: found.KeyPairId! }));
-    await ec2.send(new ImportKeyPairCommand({
-      KeyName: name, PublicKeyMaterial: new TextEncoder().encode(key), TagSpecifications: [{ ResourceType: 'key-pair', Tags: tagsFor(s, name) }],
-    }));
-  }
-  ctx.record(found
-    ? { action: 'update', kind: 'key pair', name, id: found.KeyPairId!, detail: `replaced by ${s.sshPublicKeyFile} (running instances keep the key they started with)` }
-    : { action: 'create', kind: 'key pair', name, detail: s.sshPublicKeyFile });
-  return name;
-}
-
-// ---------------------------------------------------------------- instances
-
-async function findInstance(ctx: AwsContext, name: string): Promise<Ec2Instance | undefined> {
-  const reservations = (await ctx.clients.ec2.send(new DescribeInstancesCommand({ Filters: [...byTags(ctx.settings, name), LIVE] }))).Reservations ?? [];
-  return reservations.flatMap((r) => r.Instances ?? [])[0];
-}
-
-/** The AMI's root device, which the root volume's size and type apply to. */
-async function rootDeviceName(ctx: AwsContext): Promise<string> {
-  const [image] = (await ctx.clients.ec2.send(new DescribeImagesCommand({ ImageIds: [ctx.settings.ami] }))).Images ?? [];
-  if (!image?.RootDeviceName) throw new UserError(`${ctx.settings.file}: ami ${ctx.settings.ami} is not an image available in ${ctx.settings.region}`);
-  return image.RootDeviceName;
-}
-
-/** What differs between a running instance and the settings that AWS cannot change in place. */
-function fixedDifferences(ctx: AwsContext, i: Ec2Instance, want: InstanceSpec): string[] {
-  const s = ctx.settings;
+function specs(s: AwsSettings, net: Vpc, zones: [string, string]): InstanceSpec[] {
   return [
-    i.ImageId !== s.ami ? `ami ${i.ImageId} → ${s.ami}` : '',
-    i.InstanceType !== s.instanceType ? `type ${i.InstanceType} → ${s.instanceType}` : '',
-    i.SubnetId !== want.subnetId ? `subnet ${i.SubnetId} → ${want.subnetId}` : '',
-    want.privateIp && i.PrivateIpAddress !== want.privateIp ? `private IP ${i.PrivateIpAddress} → ${want.privateIp}` : '',
-  ].filter(Boolean);
+    { role: 'bastion', subnet: net.publicSubnet, zone: zones[0], groups: ['ssh-in', 'web-out', 'web-in-admin', 'ssh-out'], type: s.bastionInstanceType, rootGiB: s.bastionRootVolumeGiB, hopLimit: 1 },
+    {
+      role: 'registry', subnet: net.privateSubnet, zone: zones[1], groups: ['ssh-in-local', 'web-out', 'web-in-local'], type: s.registryInstanceType,
+      rootGiB: s.registryRootVolumeGiB, hopLimit: 2, privateIp: s.registryPrivateIp,
+    },
+  ];
 }
 
-/** One instance as ensureInstance left it: its id (KNOWN_AFTER_APPLY while planning one to launch), and what was there before. */
-interface Placed {
-  id: string;
-  found?: Ec2Instance;
-}
-
-/** Finds or launches one instance, not waiting for it. */
-async function ensureInstance(ctx: AwsContext, net: Network, keyName: string, want: InstanceSpec, root: () => Promise<string>): Promise<Placed> {
-  const { settings: s, clients: { ec2 } } = ctx;
-  const name = resourceName(s, want.role);
-  const groupIds = want.groups.map((g) => net.securityGroups[g]);
-  const found = await findInstance(ctx, name);
-  if (!found) {
-    const detail = `${s.ami} ${s.instanceType} in ${want.subnetId}${want.privateIp ? ` at ${want.privateIp}` : ''}`;
-    if (ctx.dryRun) {
-      ctx.record({ action: 'create', kind: 'instance', name, detail });
-      return { id: KNOWN_AFTER_APPLY };
-    }
-    const made = await ec2.send(new RunInstancesCommand({
-      ImageId: s.ami, InstanceType: s.instanceType as _InstanceType, MinCount: 1, MaxCount: 1, KeyName: keyName, SubnetId: want.subnetId, SecurityGroupIds: groupIds,
-      ...(want.privateIp ? { PrivateIpAddress: want.privateIp } : {}),
-      BlockDeviceMappings: [{ DeviceName: await root(), Ebs: { VolumeSize: s.rootVolumeGiB, VolumeType: 'gp3', DeleteOnTermination: true } }],
-      TagSpecifications: [{ ResourceType: 'instance', Tags: tagsFor(s, name) }, { ResourceType: 'volume', Tags: tagsFor(s, `${name}-root`) }],
-    }));
-    const id = made.Instances![0]!.InstanceId!;
-    ctx.record({ action: 'create', kind: 'instance', name, id, detail });
-    return { id };
-  }
-  const id = found.InstanceId!;
-  const fixed = fixedDifferences(ctx, found, want);
-  if (fixed.length) {
-    // Replacing an instance loses what is on it (the registry's database): only on request.
-    ctx.record({ action: 'update', kind: 'instance', name, id, detail: `${fixed.join(', ')}: not changed in place; destroy the instances to apply it` });
-    return { id, found };
-  }
-  const has = (found.SecurityGroups ?? []).map((g) => g.GroupId!).sort();
-  if (has.join(' ') === [...groupIds].sort().join(' ')) {
-    ctx.record({ action: 'ok', kind: 'instance', name, id });
-    return { id, found };
-  }
-  if (!ctx.dryRun) await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, Groups: groupIds }));
-  ctx.record({ action: 'update', kind: 'instance', name, id, detail: `security groups ${has.join(', ')} → ${groupIds.join(', ')}` });
-  return { id, found };
-}
+const describeSpec = (image: ChosenImage, want: InstanceSpec) =>
+  `${image.id} ${want.type} in ${want.subnet}${want.privateIp ? ` at ${want.privateIp}` : ''}, ${want.rootGiB} GiB encrypted root, IMDSv2`;
 
 /** One instance by id; undefined while AWS does not show a new one yet, or no longer shows an old one. */
 async function describeInstance(ctx: AwsContext, id: string): Promise<Ec2Instance | undefined> {
@@ -152,7 +87,7 @@ async function describeInstance(ctx: AwsContext, id: string): Promise<Ec2Instanc
   }
 }
 
-async function waitRunning(ctx: AwsContext, name: string, id: string): Promise<Ec2Instance> {
+export function waitRunning(ctx: AwsContext, name: string, id: string): Promise<Ec2Instance> {
   return waitFor(ctx, `instance ${name} (${id})`, async () => {
     const i = await describeInstance(ctx, id);
     if (!i) return { state: 'not visible yet' };
@@ -162,78 +97,217 @@ async function waitRunning(ctx: AwsContext, name: string, id: string): Promise<E
   });
 }
 
+async function terminate(ctx: AwsContext, instances: { id: string; name: string }[]): Promise<void> {
+  if (!instances.length) return;
+  await ctx.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: instances.map((i) => i.id) }));
+  for (const i of instances) {
+    await waitFor(ctx, `instance ${i.name} (${i.id}) to terminate`, async () => {
+      const state = (await describeInstance(ctx, i.id))?.State?.Name ?? 'terminated';
+      return { state, done: state === 'terminated' ? true : undefined };
+    });
+  }
+}
+
+/** What differs from the settings that only a new instance can change. */
+function fixedDifferences(s: AwsSettings, i: Ec2Instance, want: InstanceSpec, image: ChosenImage, root: Volume | undefined): string[] {
+  return [
+    // A name pattern picks the newest image for new instances; running ones keep theirs.
+    'id' in s.ami && i.ImageId !== image.id ? `ami ${i.ImageId} → ${image.id}` : '',
+    i.InstanceType !== want.type ? `type ${i.InstanceType} → ${want.type}` : '',
+    !want.subnet.known || i.SubnetId !== want.subnet.id ? `subnet ${i.SubnetId} → ${want.subnet}` : '',
+    want.privateIp && i.PrivateIpAddress !== want.privateIp ? `private IP ${i.PrivateIpAddress} → ${want.privateIp}` : '',
+    root && !root.Encrypted ? 'root volume not encrypted' : '',
+  ].filter(Boolean);
+}
+
+interface Launch {
+  ctx: AwsContext;
+  net: Vpc;
+  groups: Record<SecurityGroupName, Ref>;
+  keyName: string;
+  image: ChosenImage;
+  dataVolume?: Ref;
+}
+
+async function launch(l: Launch, want: InstanceSpec, name: string): Promise<string> {
+  const { settings: s, clients: { ec2 } } = l.ctx;
+  const made = await ec2.send(new RunInstancesCommand({
+    ImageId: l.image.id, InstanceType: want.type as _InstanceType, MinCount: 1, MaxCount: 1, KeyName: l.keyName, SubnetId: want.subnet.id,
+    SecurityGroupIds: want.groups.map((g) => l.groups[g].id),
+    ...(want.privateIp ? { PrivateIpAddress: want.privateIp } : {}),
+    BlockDeviceMappings: [{ DeviceName: l.image.rootDevice, Ebs: { VolumeSize: want.rootGiB, VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }],
+    MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: want.hopLimit },
+    ...(l.dataVolume ? { UserData: Buffer.from(dataVolumeUserData(s)).toString('base64') } : {}),
+    TagSpecifications: [{ ResourceType: 'instance', Tags: tagsFor(s, name) }, { ResourceType: 'volume', Tags: tagsFor(s, `${name}-root`) }],
+  }));
+  return made.Instances![0]!.InstanceId!;
+}
+
+async function planInstance(l: Launch, found: Ec2Instance | undefined, volumes: Volume[], want: InstanceSpec): Promise<PlannedInstance> {
+  const { ctx } = l;
+  const s = ctx.settings;
+  const { ec2 } = ctx.clients;
+  const name = resourceName(s, want.role);
+  const planned: PlannedInstance = { name, id: new Ref(found?.InstanceId), fresh: !found || Date.now() - (found.LaunchTime?.getTime() ?? 0) < FRESH_MS };
+  const start = async () => {
+    planned.fresh = true;
+    return planned.id.set(await launch(l, want, name));
+  };
+  if (!found) {
+    planned.launch = { action: 'create', kind: 'instance', name, detail: describeSpec(l.image, want), run: start };
+    ctx.add(planned.launch);
+    return planned;
+  }
+  const id = found.InstanceId!;
+  const root = volumes.find((v) => v.Attachments?.some((a) => a.InstanceId === id && a.Device === found.RootDeviceName));
+  const fixed = fixedDifferences(s, found, want, l.image, root);
+  if (fixed.length) {
+    // Replacing loses what is on the root volume; the registry's data volume is kept and moves over.
+    planned.launch = {
+      action: 'replace', kind: 'instance', name, id, detail: `${fixed.join(', ')} (a new instance: ${describeSpec(l.image, want)})`,
+      run: async () => {
+        await terminate(ctx, [{ id, name }]);
+        return start();
+      },
+    };
+    ctx.add(planned.launch);
+    return planned;
+  }
+  const state = found.State?.Name;
+  const has = (found.SecurityGroups ?? []).map((g) => g.GroupId!).sort();
+  const groups = want.groups.map((g) => l.groups[g]);
+  const sameGroups = groups.every((g) => g.known) && has.join(' ') === groups.map((g) => g.id).sort().join(' ');
+  const meta = found.MetadataOptions;
+  const imds = meta?.HttpTokens === 'required' && meta.HttpPutResponseHopLimit === want.hopLimit && meta.HttpEndpoint !== 'disabled';
+  const fixes: { said: string; call: () => Promise<unknown> }[] = [];
+  if (state === 'stopped' || state === 'stopping') {
+    fixes.push({
+      said: `start it (it is ${state})`,
+      call: async () => {
+      if (state === 'stopping') await waitFor(ctx, `instance ${name} (${id}) to stop`, async () => ((await describeInstance(ctx, id))?.State?.Name === 'stopped' ? { state: 'stopped', done: true } : { state: 'stopping' }));
+        await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+      },
+    });
+  }
+  if (!sameGroups) {
+    fixes.push({ said: `security groups ${has.join(', ')} → ${groups.join(', ')}`, call: () => ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, Groups: groups.map((g) => g.id) })) });
+  }
+  if (!imds) {
+    fixes.push({
+      said: `metadata: IMDSv2 required, hop limit ${want.hopLimit} (is ${meta?.HttpTokens ?? '?'}, ${meta?.HttpPutResponseHopLimit ?? '?'})`,
+      call: () => ec2.send(new ModifyInstanceMetadataOptionsCommand({ InstanceId: id, HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: want.hopLimit })),
+    });
+  }
+  addFixes(ctx, { kind: 'instance', name, id }, fixes);
+  return planned;
+}
+
+/** The bastion's Elastic IP, associated with it once it runs. */
+async function planBastionIp(ctx: AwsContext, bastion: PlannedInstance): Promise<ElasticIp> {
+  const eip = await planElasticIp(ctx, 'bastion-eip', `for ${bastion.name}`);
+  const associate = async () => {
+    await waitRunning(ctx, bastion.name, bastion.id.id);
+    await associateAddress(ctx, eip, bastion.id.id);
+  };
+  if (!eip.allocation.known || !bastion.id.known || eip.instanceId !== bastion.id.id || bastion.launch) {
+    const name = resourceName(ctx.settings, 'bastion-eip');
+    ctx.add({
+      action: eip.allocation.known && bastion.id.known ? 'update' : 'create', kind: 'elastic ip association', name,
+      ...(eip.allocation.known ? { id: eip.allocation.id } : {}),
+      detail: `${eip.publicIp} → ${bastion.name}${eip.instanceId ? ` (now ${eip.instanceId})` : ''}`,
+      run: associate,
+      ...(bastion.launch ? { needs: bastion.launch } : {}),
+    });
+  }
+  return eip;
+}
+
+/** The EC2 directory: image and types checked, key pair, bastion with its Elastic IP, registry with its data volume. */
+export async function planInstances(ctx: AwsContext, net: Vpc, groups: Record<SecurityGroupName, Ref>): Promise<PlannedInstances> {
+  const s = ctx.settings;
+  const zones = await deploymentZones(ctx);
+  const [bastionSpec, registrySpec] = specs(s, net, zones) as [InstanceSpec, InstanceSpec];
+  const image = await chooseImage(ctx, [
+    { type: s.bastionInstanceType, zone: bastionSpec.zone, setting: 'bastion_instance_type' },
+    { type: s.registryInstanceType, zone: registrySpec.zone, setting: 'registry_instance_type', harbor: true },
+  ]);
+  const keyName = await planKeyPair(ctx);
+  const { ec2 } = ctx.clients;
+  const [instances, volumes] = await Promise.all([
+    ec2.send(new DescribeInstancesCommand({ Filters: [...byTags(s), LIVE] })).then((r) => (r.Reservations ?? []).flatMap((x) => x.Instances ?? [])),
+    ec2.send(new DescribeVolumesCommand({ Filters: byTags(s) })).then((r) => r.Volumes ?? []),
+  ]);
+  const launch: Launch = { ctx, net, groups, keyName, image };
+  const bastion = await planInstance(launch, named(instances, resourceName(s, 'bastion')), volumes, bastionSpec);
+  const dataVolume = await planDataVolume(ctx, volumeOf(s, volumes), registrySpec.zone);
+  const registry = await planInstance({ ...launch, dataVolume: dataVolume.volume }, named(instances, resourceName(s, 'registry')), volumes, registrySpec);
+  dataVolume.attachTo(registry, () => waitRunning(ctx, registry.name, registry.id.id));
+  const bastionIp = await planBastionIp(ctx, bastion);
+  return { bastion, registry, bastionIp };
+}
+
 async function consoleHostKeys(ctx: AwsContext, id: string): Promise<string[]> {
   const output = (await ctx.clients.ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))).Output;
   return output ? hostKeysFromConsole(Buffer.from(output, 'base64').toString('utf8')) : [];
 }
 
 /**
- * The instance's host keys. A new one prints them once cloud-init has run; an old one's
- * console may have rolled past them, and then the keys pinned at its creation stay in use.
+ * The instance's host keys. A new one prints them once cloud-init has run, within
+ * host_key_wait_seconds or never (an image that does not print them); an old one's console may
+ * have rolled past them, and then the keys pinned at its creation stay in use.
  */
-async function hostKeys(ctx: AwsContext, name: string, id: string, isNew: boolean): Promise<string[]> {
-  if (!isNew) {
+async function hostKeys(ctx: AwsContext, p: PlannedInstance, host: string): Promise<string[]> {
+  const id = p.id.id;
+  if (!p.fresh) {
     const keys = await consoleHostKeys(ctx, id);
-    if (!keys.length) ctx.say(`instance ${name} (${id}): no host keys in its console output any more; the pinned ones stay in use`);
+    if (!keys.length) ctx.say(`instance ${p.name} (${id}): no host keys in its console output any more; the pinned ones stay in use`);
     return keys;
   }
-  return waitFor(ctx, `host keys of instance ${name} (${id}) in its console output`, async () => {
-    const keys = await consoleHostKeys(ctx, id);
-    return { state: 'cloud-init not done', done: keys.length ? keys : undefined };
-  });
+  const wait = ctx.settings.hostKeyWaitSeconds;
+  try {
+    return await waitFor(ctx, `host keys of instance ${p.name} (${id}) in its console output`, async () => {
+      const keys = await consoleHostKeys(ctx, id);
+      return { state: 'cloud-init not done', done: keys.length ? keys : undefined };
+    }, wait * 1000);
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    ctx.say(
+      `instance ${p.name} (${id}) showed no host keys on its console within host_key_wait_seconds (${wait} s): its key is not pinned. ` +
+        `Pin it: paste the host's key (ssh-keyscan from a trusted network, or the AWS console) into the known_hosts file, ` +
+        `or accept it once on first contact with --host-key-checking accept-new -l ${host}`,
+    );
+    return [];
+  }
 }
 
-/** The EC2 directory: key pair, bastion with its Elastic IP, registry; waits until both run and show their host keys. */
-export async function ensureInstances(ctx: AwsContext, net: Network): Promise<Instances> {
-  const s = ctx.settings;
-  const keyName = await ensureKeyPair(ctx);
-  let root: Promise<string> | undefined;
-  const rootOnce = () => (root ??= rootDeviceName(ctx));
-  const specs: InstanceSpec[] = [
-    { role: 'bastion', subnetId: net.publicSubnetId, groups: ['ssh-in', 'web-out', 'web-in-admin', 'ssh-out'] },
-    { role: 'registry', subnetId: net.privateSubnetId, groups: ['ssh-in-local', 'web-out', 'web-in-local'], privateIp: s.registryPrivateIp },
-  ];
-  const placed: Placed[] = [];
-  for (const spec of specs) placed.push(await ensureInstance(ctx, net, keyName, spec, rootOnce));
-  const [bastion, registry] = placed as [Placed, Placed];
-  if (ctx.dryRun) {
-    const planned = (p: Placed, spec: InstanceSpec): Instance => ({ id: p.id, privateIp: p.found?.PrivateIpAddress ?? spec.privateIp ?? KNOWN_AFTER_APPLY, hostKeys: [] });
-    const eip = await ensureElasticIp(ctx, 'bastion-eip', bastion.id);
-    return { bastion: { ...planned(bastion, specs[0]!), publicIp: eip.publicIp }, registry: planned(registry, specs[1]!) };
-  }
-  const running = await Promise.all(specs.map((spec, n) => waitRunning(ctx, resourceName(s, spec.role), placed[n]!.id)));
-  const eip = await ensureElasticIp(ctx, 'bastion-eip', bastion.id);
-  const [bastionKeys, registryKeys] = await Promise.all(specs.map((spec, n) => {
-    const { id, found } = placed[n]!;
-    // Launched now or lately: cloud-init's keys are still to come, or still on the console.
-    const isNew = !found || Date.now() - (running[n]!.LaunchTime?.getTime() ?? 0) < 30 * 60_000;
-    return hostKeys(ctx, resourceName(s, spec.role), id, isNew);
-  }));
+/** After apply: the instances running, their addresses and host keys (what the inventory is written from). */
+export async function collectInstances(ctx: AwsContext, p: PlannedInstances): Promise<Instances> {
+  const [bastion, registry] = await Promise.all([p.bastion, p.registry].map((i) => waitRunning(ctx, i.name, i.id.id)));
+  const [bastionKeys, registryKeys] = await Promise.all([hostKeys(ctx, p.bastion, 'bastion'), hostKeys(ctx, p.registry, 'registry-1')]);
   return {
-    bastion: { id: bastion.id, privateIp: running[0]!.PrivateIpAddress!, hostKeys: bastionKeys!, publicIp: eip.publicIp },
-    registry: { id: registry.id, privateIp: running[1]!.PrivateIpAddress!, hostKeys: registryKeys! },
+    bastion: { id: p.bastion.id.id, privateIp: bastion!.PrivateIpAddress!, hostKeys: bastionKeys!, publicIp: p.bastionIp.publicIp.id },
+    registry: { id: p.registry.id.id, privateIp: registry!.PrivateIpAddress!, hostKeys: registryKeys! },
   };
 }
 
-/** Terminates the project's instances and waits until they are gone, then releases the bastion's address and deletes the key pair. */
-export async function destroyInstances(ctx: AwsContext): Promise<void> {
+/** Terminates the project's instances, then releases the bastion's address and deletes the key pair. The data volume stays (see data-volume.ts). */
+export async function planInstancesGone(ctx: AwsContext): Promise<void> {
   const { settings: s, clients: { ec2 } } = ctx;
   const notGone = { Name: 'instance-state-name', Values: [...LIVE.Values, 'shutting-down'] };
   const instances = ((await ec2.send(new DescribeInstancesCommand({ Filters: [...byTags(s), notGone] }))).Reservations ?? []).flatMap((r) => r.Instances ?? []);
-  if (instances.length && !ctx.dryRun) {
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: instances.map((i) => i.InstanceId!) }));
-    for (const i of instances) {
-      await waitFor(ctx, `instance ${nameTag(i.Tags)} (${i.InstanceId}) to terminate`, async () => {
-        const state = (await describeInstance(ctx, i.InstanceId!))?.State?.Name ?? 'terminated';
-        return { state, done: state === 'terminated' ? true : undefined };
-      });
-    }
+  for (const i of instances) {
+    const name = nameTag(i.Tags);
+    ctx.add({ action: 'delete', kind: 'instance', name, id: i.InstanceId!, run: () => terminate(ctx, [{ id: i.InstanceId!, name }]) });
   }
-  for (const i of instances) ctx.record({ action: 'delete', kind: 'instance', name: nameTag(i.Tags), id: i.InstanceId! });
-  await releaseElasticIps(ctx, 'bastion-eip');
-  const name = resourceName(s, 'admin');
-  for (const k of (await ec2.send(new DescribeKeyPairsCommand({ Filters: [{ Name: 'key-name', Values: [name] }] }))).KeyPairs ?? []) {
-    if (!ctx.dryRun) await ec2.send(new DeleteKeyPairCommand({ KeyPairId: k.KeyPairId! }));
-    ctx.record({ action: 'delete', kind: 'key pair', name, id: k.KeyPairId! });
-  }
+  await planElasticIpsGone(ctx, 'bastion-eip');
+  await planKeyPairGone(ctx);
+}
+
+/** The addresses apply knows as soon as the bastion's Elastic IP exists (the registry's is fixed), before host keys. */
+export function plannedAddresses(s: AwsSettings, p: PlannedInstances): Instances | undefined {
+  if (!p.bastionIp.publicIp.known || !p.bastion.id.known || !p.registry.id.known) return undefined;
+  return {
+    bastion: { id: p.bastion.id.id, privateIp: '', hostKeys: [], publicIp: p.bastionIp.publicIp.id },
+    registry: { id: p.registry.id.id, privateIp: s.registryPrivateIp, hostKeys: [] },
+  };
 }

@@ -21,9 +21,21 @@ export interface AwsSettings {
   adminCidr: string;
   /** The NAT gateway (with its EIP) that lets the private subnet out; it costs money while it exists. */
   natGateway: boolean;
-  ami: string;
-  instanceType: string;
-  rootVolumeGiB: number;
+  /** The image: an id, or the newest available image whose name matches a pattern, from an owner (resolved at plan time). */
+  ami: AmiSpec;
+  bastionInstanceType: string;
+  /** Harbor needs at least 2 vCPU and 4 GiB. */
+  registryInstanceType: string;
+  bastionRootVolumeGiB: number;
+  registryRootVolumeGiB: number;
+  /** The registry's separate encrypted data volume, kept when the instance is replaced. */
+  dataVolumeGiB: number;
+  /** Where it is mounted: Harbor's data_volume. */
+  dataVolume: string;
+  /** How long apply waits for a new instance's host keys on its console before writing the inventory without them. */
+  hostKeyWaitSeconds: number;
+  /** A gateway VPC endpoint for S3, so image traffic does not go through (and pay for) the NAT gateway. */
+  s3Endpoint: boolean;
   sshPublicKeyFile: string;
   sshPrivateKeyFile: string;
   /** The AMI's login user (admin on Debian, ec2-user on Amazon Linux, centos on CentOS). */
@@ -42,6 +54,13 @@ export interface AwsSettings {
   pollSeconds: number;
 }
 
+export type AmiSpec = { id: string } | { name: string; owner: string };
+
+/** Debian's own account publishes the official Debian images. */
+export const DEBIAN_12: AmiSpec = { name: 'debian-12-*', owner: '136693071363' };
+
+export const describeAmi = (a: AmiSpec): string => ('id' in a ? a.id : `the newest ${a.name} of owner ${a.owner}`);
+
 /** Where a deployment's settings are read and its inventory written, unless told otherwise. */
 export const AWS_DEFAULTS = { settings: 'inventory/aws.settings.yaml', inventory: 'inventory/aws.yaml' };
 
@@ -53,8 +72,14 @@ const DEFAULTS = {
   public_subnet_cidr: '172.20.1.0/24',
   private_subnet_cidr: '172.20.2.0/24',
   nat_gateway: true,
-  instance_type: 't3.micro',
-  root_volume_gib: 8,
+  bastion_instance_type: 't3.micro',
+  registry_instance_type: 't3.large',
+  bastion_root_volume_gib: 8,
+  registry_root_volume_gib: 20,
+  data_volume_gib: 100,
+  data_volume: '/data',
+  host_key_wait_seconds: 300,
+  s3_endpoint: false,
   ssh_public_key_file: '~/.ssh/id_ed25519.pub',
   ssh_private_key_file: '~/.ssh/id_ed25519',
   ssh_user: 'admin',
@@ -63,8 +88,13 @@ const DEFAULTS = {
   s3_user: 'harbor_s3_user',
   poll_seconds: 5,
 };
-const REQUIRED = ['ami', 'admin_cidr', 'hosted_zone', 'bucket'] as const;
-const KNOWN = new Set([...Object.keys(DEFAULTS), ...REQUIRED, 'endpoint']);
+const REQUIRED = ['admin_cidr', 'hosted_zone', 'bucket'] as const;
+const KNOWN = new Set([...Object.keys(DEFAULTS), ...REQUIRED, 'ami', 'endpoint']);
+/** Settings of earlier releases, and what took their place. */
+const RENAMED: Record<string, string> = {
+  instance_type: 'bastion_instance_type and registry_instance_type',
+  root_volume_gib: 'bastion_root_volume_gib and registry_root_volume_gib (and data_volume_gib for the registry\'s data)',
+};
 
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const IP = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -105,6 +135,8 @@ export async function loadAwsSettings(file: string): Promise<AwsSettings> {
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw inputError(file, undefined, 'must be a mapping of settings');
   const given = raw as Record<string, unknown>;
+  const renamed = Object.keys(given).find((k) => RENAMED[k]);
+  if (renamed) throw inputError(file, undefined, `"${renamed}" is now ${RENAMED[renamed]}`);
   const unknown = Object.keys(given).find((k) => !KNOWN.has(k));
   if (unknown) throw inputError(file, undefined, `unknown setting "${unknown}" (known: ${[...KNOWN].sort().join(', ')})`);
   const missing = REQUIRED.find((k) => given[k] === undefined || given[k] === null || given[k] === '');
@@ -135,11 +167,26 @@ export async function loadAwsSettings(file: string): Promise<AwsSettings> {
   if (ip === undefined || ip < priv[0] + 4 || ip > priv[1] - 1) {
     throw inputError(file, undefined, `"registry_private_ip" ${registryPrivateIp} must be a usable address of ${privateSubnetCidr}`);
   }
-  const rootVolumeGiB = v.root_volume_gib;
-  if (!Number.isInteger(rootVolumeGiB) || (rootVolumeGiB as number) < 1) throw inputError(file, undefined, '"root_volume_gib" must be a whole number of GiB');
-  const pollSeconds = v.poll_seconds;
-  if (typeof pollSeconds !== 'number' || !(pollSeconds > 0)) throw inputError(file, undefined, '"poll_seconds" must be a number of seconds above 0');
-  if (typeof v.nat_gateway !== 'boolean') throw inputError(file, undefined, '"nat_gateway" must be true or false');
+  const gib = (key: string, min: number): number => {
+    const n = v[key];
+    if (!Number.isInteger(n) || (n as number) < min || (n as number) > 16384) throw inputError(file, undefined, `"${key}" must be a whole number of GiB from ${min} to 16384`);
+    return n as number;
+  };
+  const seconds = (key: string): number => {
+    const n = v[key];
+    if (typeof n !== 'number' || !(n > 0)) throw inputError(file, undefined, `"${key}" must be a number of seconds above 0`);
+    return n;
+  };
+  const flag = (key: string): boolean => {
+    if (typeof v[key] !== 'boolean') throw inputError(file, undefined, `"${key}" must be true or false`);
+    return v[key] as boolean;
+  };
+  const natGateway = flag('nat_gateway');
+  const s3Endpoint = flag('s3_endpoint');
+  // The endpoint is a route in the private subnet's route table, which exists with the NAT gateway.
+  if (s3Endpoint && !natGateway) throw inputError(file, undefined, '"s3_endpoint: true" needs "nat_gateway: true" (the endpoint is routed from the private route table)');
+  const dataVolume = str('data_volume');
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(dataVolume) || dataVolume === '/') throw inputError(file, undefined, `"data_volume" ${dataVolume} must be an absolute directory other than /`);
   const bucket = str('bucket');
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw inputError(file, undefined, `"bucket" ${bucket} is not a valid S3 bucket name`);
   const project = str('project');
@@ -152,10 +199,16 @@ export async function loadAwsSettings(file: string): Promise<AwsSettings> {
     publicSubnetCidr,
     privateSubnetCidr,
     adminCidr,
-    natGateway: v.nat_gateway as boolean,
-    ami: str('ami'),
-    instanceType: str('instance_type'),
-    rootVolumeGiB: rootVolumeGiB as number,
+    natGateway,
+    ami: amiOf(file, given.ami),
+    bastionInstanceType: str('bastion_instance_type'),
+    registryInstanceType: str('registry_instance_type'),
+    bastionRootVolumeGiB: gib('bastion_root_volume_gib', 1),
+    registryRootVolumeGiB: gib('registry_root_volume_gib', 8),
+    dataVolumeGiB: gib('data_volume_gib', 40),
+    dataVolume,
+    hostKeyWaitSeconds: seconds('host_key_wait_seconds'),
+    s3Endpoint,
     sshPublicKeyFile: path('ssh_public_key_file'),
     sshPrivateKeyFile: path('ssh_private_key_file'),
     sshUser: str('ssh_user'),
@@ -164,10 +217,24 @@ export async function loadAwsSettings(file: string): Promise<AwsSettings> {
     recordName: str('record_name'),
     bucket,
     s3User: str('s3_user'),
-    pollSeconds,
+    pollSeconds: seconds('poll_seconds'),
   };
   if (v.endpoint !== undefined) settings.endpoint = str('endpoint');
   return settings;
+}
+
+/** `ami:` as an id (ami-…), or `{ name: PATTERN, owner: ACCOUNT }`; by default Debian 12's official images. */
+function amiOf(file: string, given: unknown): AmiSpec {
+  if (given === undefined || given === null) return DEBIAN_12;
+  if (typeof given === 'string') {
+    if (!/^ami-[0-9a-f]{8,17}$/.test(given.trim())) throw inputError(file, undefined, `"ami" ${given} is not an image id like ami-0123456789abcdef0 (or give { name: PATTERN, owner: ACCOUNT })`);
+    return { id: given.trim() };
+  }
+  const m = given as Record<string, unknown>;
+  if (typeof given !== 'object' || Array.isArray(given) || typeof m.name !== 'string' || !m.name || !['string', 'number'].includes(typeof m.owner) || Object.keys(m).some((k) => k !== 'name' && k !== 'owner')) {
+    throw inputError(file, undefined, '"ami" must be an image id, or { name: PATTERN, owner: ACCOUNT-ID or amazon }');
+  }
+  return { name: m.name, owner: String(m.owner) };
 }
 
 /** The registry's public name: the Route53 record. */

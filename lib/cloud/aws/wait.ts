@@ -1,4 +1,4 @@
-// Waiting for what AWS is still making or removing, and telling its errors apart.
+// Waiting for what AWS is still making or removing.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../../errors.ts';
 import type { AwsContext } from './plan.ts';
@@ -9,12 +9,14 @@ export interface Look<T> {
   done?: T;
 }
 
+type Waiting = Pick<AwsContext, 'say' | 'pollIntervalMs' | 'waitTimeoutMs'>;
+
 /**
  * Polls `look` every ctx.pollIntervalMs until it gives `done`; says each new state; fails after
- * ctx.waitTimeoutMs with a one-line error naming `what`.
+ * ctx.waitTimeoutMs (or `timeoutMs`) with a one-line error naming `what`.
  */
-export async function waitFor<T>(ctx: AwsContext, what: string, look: () => Promise<Look<T>>): Promise<T> {
-  const deadline = Date.now() + ctx.waitTimeoutMs;
+export async function waitFor<T>(ctx: Waiting, what: string, look: () => Promise<Look<T>>, timeoutMs = ctx.waitTimeoutMs): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
     const now = await look();
@@ -22,17 +24,8 @@ export async function waitFor<T>(ctx: AwsContext, what: string, look: () => Prom
     if (now.state !== last) ctx.say(`waiting for ${what}: ${now.state}`);
     last = now.state;
     if (Date.now() >= deadline) {
-      throw new UserError(`${what} is still ${now.state} after ${Math.round(ctx.waitTimeoutMs / 1000)} s; check it in the AWS console, then run again`);
+      throw new UserError(`${what} is still ${now.state} after ${Math.round(timeoutMs / 1000)} s; check it in the AWS console, then run again`);
     }
     await sleep(ctx.pollIntervalMs);
   }
-}
-
-/** AWS's error code (the SDK's exception name), e.g. InvalidVpcID.NotFound. */
-export const awsErrorCode = (err: unknown): string | undefined =>
-  err instanceof Error && '$metadata' in err ? err.name : undefined;
-
-/** A DependencyViolation as a one-line error naming what is still in use and what to do. */
-export function explainInUse(err: unknown, what: string, hint: string): unknown {
-  return awsErrorCode(err) === 'DependencyViolation' ? new UserError(`${what} is still in use (${hint})`) : err;
 }

@@ -18,10 +18,14 @@ interface RouteTable { id: string; vpcId: string; routes: Route[]; associations:
 interface SecurityGroup { id: string; vpcId: string; name: string; description: string; ingress: Rule[]; egress: Rule[]; tags: Tags }
 interface Address { allocationId: string; publicIp: string; instanceId?: string; associationId?: string; natGatewayId?: string; tags: Tags }
 interface NatGateway { id: string; subnetId: string; vpcId: string; allocationId: string; state: string; polls: number; tags: Tags }
+interface Volume { id: string; az: string; size: number; type: string; encrypted: boolean; state: string; instanceId?: string; device?: string; tags: Tags }
+interface Endpoint { id: string; vpcId: string; service: string; routeTableIds: string[]; state: string; tags: Tags }
+interface Image { id: string; name: string; owner: string; architecture: string; state: string; created: string }
 interface KeyPair { id: string; name: string; publicKey: string; fingerprint: string; tags: Tags }
 interface Instance {
   id: string; imageId: string; type: string; subnetId: string; vpcId: string; privateIp: string; groupIds: string[]; keyName?: string;
   rootDevice?: string; rootGiB?: number; rootType?: string; deleteOnTermination?: boolean; state: string; polls: number; consolePolls: number; launchTime: string;
+  rootVolumeId: string; httpTokens: string; hopLimit: number; userData?: string;
   /** AWS is eventually consistent: the first look by id at a new instance does not find it. */
   seenById: boolean;
   hostKeys: string[]; tags: Tags;
@@ -38,6 +42,10 @@ export interface Ec2State {
   natGateways: Map<string, NatGateway>;
   keyPairs: Map<string, KeyPair>;
   instances: Map<string, Instance>;
+  volumes: Map<string, Volume>;
+  endpoints: Map<string, Endpoint>;
+  /** The images the region has (ids given elsewhere are InvalidAMIID.NotFound). */
+  images: Map<string, Image>;
   /** What resources with these Name tags really are (see seedMachines); else made up. */
   machines?: Machines;
 }
@@ -56,9 +64,26 @@ export function seedMachines(mock: AwsMock, machines: Machines): void {
 export function ec2State(mock: AwsMock): Ec2State {
   return (mock.state.ec2 ??= {
     region: 'eu-west-1', vpcs: new Map(), subnets: new Map(), igws: new Map(), routeTables: new Map(), securityGroups: new Map(),
-    addresses: new Map(), natGateways: new Map(), keyPairs: new Map(), instances: new Map(),
+    addresses: new Map(), natGateways: new Map(), keyPairs: new Map(), instances: new Map(), volumes: new Map(), endpoints: new Map(),
+    images: new Map(IMAGES.map((i) => [i.id, i])),
   } satisfies Ec2State) as Ec2State;
 }
+
+/** The tests' fixed image and two Debian 12 releases per architecture, as Debian's account publishes them. */
+const IMAGES: Image[] = [
+  { id: 'ami-0123456789abcdef0', name: 'test image', owner: '123456789012', architecture: 'x86_64', state: 'available', created: '2024-01-01T00:00:00.000Z' },
+  { id: 'ami-0de12a0000000a001', name: 'debian-12-amd64-20240102-1614', owner: '136693071363', architecture: 'x86_64', state: 'available', created: '2024-01-02T16:14:00.000Z' },
+  { id: 'ami-0de12a0000000a002', name: 'debian-12-amd64-20240717-1811', owner: '136693071363', architecture: 'x86_64', state: 'available', created: '2024-07-17T18:11:00.000Z' },
+  { id: 'ami-0de12b0000000b002', name: 'debian-12-arm64-20240717-1811', owner: '136693071363', architecture: 'arm64', state: 'available', created: '2024-07-17T18:11:00.000Z' },
+  { id: 'ami-0bad0000000000001', name: 'debian-12-amd64-broken', owner: '136693071363', architecture: 'x86_64', state: 'failed', created: '2024-08-01T00:00:00.000Z' },
+];
+
+/** Instance types: vCPUs, MiB, architecture; every one is offered in every zone. */
+const TYPES: Record<string, [number, number, string]> = {
+  't3.micro': [2, 1024, 'x86_64'], 't3.small': [2, 2048, 'x86_64'], 't3.medium': [2, 4096, 'x86_64'], 't3.large': [2, 8192, 'x86_64'],
+  'm5.xlarge': [4, 16384, 'x86_64'], 't4g.micro': [2, 1024, 'arm64'], 't4g.large': [2, 8192, 'arm64'],
+};
+const ZONES = ['a', 'b', 'c'];
 
 class Ec2Error extends Error {
   constructor(readonly code: string, message: string) {
@@ -207,8 +232,20 @@ const instanceXml = (i: Instance, st: Ec2State) => ({
   ipAddress: [...st.addresses.values()].find((a) => a.instanceId === i.id)?.publicIp,
   groupSet: i.groupIds.map((g) => ({ groupId: g, groupName: st.securityGroups.get(g)?.name })),
   rootDeviceName: '/dev/xvda',
-  blockDeviceMapping: i.state === 'terminated' ? [] : [{ deviceName: '/dev/xvda', ebs: { volumeId: awsId('vol'), status: 'attached', deleteOnTermination: i.deleteOnTermination ?? true } }],
+  blockDeviceMapping: i.state === 'terminated' ? [] : [
+    { deviceName: '/dev/xvda', ebs: { volumeId: i.rootVolumeId, status: 'attached', deleteOnTermination: i.deleteOnTermination ?? true } },
+    ...[...st.volumes.values()].filter((v) => v.instanceId === i.id && v.id !== i.rootVolumeId).map((v) => ({ deviceName: v.device, ebs: { volumeId: v.id, status: 'attached', deleteOnTermination: false } })),
+  ],
+  metadataOptions: { state: 'applied', httpTokens: i.httpTokens, httpPutResponseHopLimit: i.hopLimit, httpEndpoint: 'enabled' },
   tagSet: tagSet(i.tags),
+});
+const volumeXml = (v: Volume) => ({
+  volumeId: v.id, size: v.size, availabilityZone: v.az, status: v.state, volumeType: v.type, encrypted: v.encrypted, createTime: new Date().toISOString(),
+  attachmentSet: v.instanceId ? [{ volumeId: v.id, instanceId: v.instanceId, device: v.device, status: 'attached', deleteOnTermination: false }] : [],
+  tagSet: tagSet(v.tags),
+});
+const endpointXml = (e: Endpoint) => ({
+  vpcEndpointId: e.id, vpcEndpointType: 'Gateway', vpcId: e.vpcId, serviceName: e.service, state: e.state, routeTableIdSet: e.routeTableIds, tagSet: tagSet(e.tags),
 });
 
 // ---- the actions ----
@@ -301,7 +338,8 @@ const ACTIONS: Record<string, Action> = {
     const vpc = getOr(st.vpcs, need(p, 'VpcId'), 'InvalidVpcID.NotFound');
     const busy = [...st.subnets.values()].some((s) => s.vpcId === vpc.id) || [...st.igws.values()].some((g) => g.vpcId === vpc.id)
       || [...st.securityGroups.values()].some((g) => g.vpcId === vpc.id && g.name !== 'default')
-      || [...st.routeTables.values()].some((r) => r.vpcId === vpc.id && !r.associations.some((a) => a.main));
+      || [...st.routeTables.values()].some((r) => r.vpcId === vpc.id && !r.associations.some((a) => a.main))
+      || [...st.endpoints.values()].some((e) => e.vpcId === vpc.id);
     if (busy) throw new Ec2Error('DependencyViolation', `The vpc '${vpc.id}' has dependencies and cannot be deleted.`);
     st.vpcs.delete(vpc.id);
     for (const [id, r] of st.routeTables) if (r.vpcId === vpc.id) st.routeTables.delete(id);
@@ -562,14 +600,29 @@ const ACTIONS: Record<string, Action> = {
     }
     const root = list(p, 'BlockDeviceMapping')[0];
     const ebs = root && typeof root === 'object' && !Array.isArray(root) ? root.Ebs : undefined;
+    const imageId = need(p, 'ImageId');
+    const image = st.images.get(imageId);
+    if (!image) throw new Ec2Error('InvalidAMIID.NotFound', `The image id '[${imageId}]' does not exist`);
+    const type = str(p, 'InstanceType') ?? 'm1.small';
+    if (!TYPES[type]) throw new Ec2Error('InvalidParameterValue', `Invalid value '${type}' for InstanceType.`);
+    if (TYPES[type]![2] !== image.architecture) throw new Ec2Error('InvalidParameterValue', `The architecture '${TYPES[type]![2]}' of the specified instance type does not match the architecture '${image.architecture}' of the specified AMI.`);
+    const meta = p.MetadataOptions && typeof p.MetadataOptions === 'object' && !Array.isArray(p.MetadataOptions) ? p.MetadataOptions : undefined;
+    const rootVolume: Volume = {
+      id: awsId('vol'), az: subnet.az, size: ebs ? Number(field(ebs, 'VolumeSize')) : 8, type: (ebs && field(ebs, 'VolumeType')) || 'gp2',
+      encrypted: ebs ? field(ebs, 'Encrypted') === 'true' : false, state: 'in-use', device: '/dev/xvda', tags: specTags(p, 'volume', ['instance', 'network-interface']),
+    };
     const instance: Instance = {
-      id: awsId('i'), imageId: need(p, 'ImageId'), type: str(p, 'InstanceType') ?? 'm1.small', subnetId: subnet.id, vpcId: subnet.vpcId, privateIp, groupIds, keyName,
+      rootVolumeId: rootVolume.id, httpTokens: (meta && field(meta, 'HttpTokens')) || 'optional', hopLimit: Number((meta && field(meta, 'HttpPutResponseHopLimit')) || 1),
+      ...(str(p, 'UserData') ? { userData: Buffer.from(str(p, 'UserData')!, 'base64').toString('utf8') } : {}),
+      id: awsId('i'), imageId, type, subnetId: subnet.id, vpcId: subnet.vpcId, privateIp, groupIds, keyName,
       rootDevice: field(root ?? '', 'DeviceName'), rootGiB: ebs ? Number(field(ebs, 'VolumeSize')) : undefined, rootType: ebs ? field(ebs, 'VolumeType') : undefined,
       deleteOnTermination: ebs ? field(ebs, 'DeleteOnTermination') === 'true' : undefined,
       state: 'pending', polls: 0, consolePolls: 0, launchTime: new Date().toISOString(), seenById: false, hostKeys: [], tags: specTags(p, 'instance', ['volume', 'network-interface']),
     };
     instance.hostKeys = st.machines?.hostKeys[instance.tags.Name ?? ''] ?? freshHostKeys();
     st.instances.set(instance.id, instance);
+    rootVolume.instanceId = instance.id;
+    st.volumes.set(rootVolume.id, rootVolume);
     return { reservationId: awsId('r'), ownerId: '123456789012', groupSet: [], instancesSet: [instanceXml(instance, st)] };
   },
   DescribeInstances: (p, st, mock) => {
@@ -598,6 +651,14 @@ const ACTIONS: Record<string, Action> = {
           i.state = 'shutting-down';
           i.polls = 0;
         }
+        for (const v of [...st.volumes.values()].filter((x) => x.instanceId === i.id)) {
+          if (v.id === i.rootVolumeId && (i.deleteOnTermination ?? true)) st.volumes.delete(v.id);
+          else {
+            delete v.instanceId;
+            delete v.device;
+            v.state = 'available';
+          }
+        }
         for (const a of st.addresses.values()) {
           if (a.instanceId === i.id) {
             delete a.instanceId;
@@ -616,13 +677,108 @@ const ACTIONS: Record<string, Action> = {
     return { instanceId: i.id, timestamp: new Date().toISOString(), output: Buffer.from(consoleText(i, withKeys)).toString('base64') };
   },
 
-  // Every ami-… exists, an EBS-backed image with its root on /dev/xvda.
-  DescribeImages: (p) => ({
-    imagesSet: ids(p, 'ImageId').map((imageId) => {
-      if (!/^ami-[0-9a-f]{8,17}$/.test(imageId)) throw new Ec2Error('InvalidAMIID.Malformed', `Invalid id: "${imageId}"`);
-      return { imageId, imageState: 'available', rootDeviceName: '/dev/xvda', rootDeviceType: 'ebs', architecture: 'x86_64', name: `image ${imageId}` };
+  DescribeImages: (p, st) => {
+    const wanted = ids(p, 'ImageId');
+    for (const id of wanted) {
+      if (!/^ami-[0-9a-f]{8,17}$/.test(id)) throw new Ec2Error('InvalidAMIID.Malformed', `Invalid id: "${id}"`);
+      if (!st.images.has(id)) throw new Ec2Error('InvalidAMIID.NotFound', `The image id '[${id}]' does not exist`);
+    }
+    const owners = ids(p, 'Owner');
+    const images = (wanted.length ? wanted.map((id) => st.images.get(id)!) : [...st.images.values()])
+      .filter((i) => !owners.length || owners.includes(i.owner) || (owners.includes('self') && i.owner === '123456789012'))
+      .filter((i) => matches(list(p, 'Filter'), {}, { name: i.name, state: i.state, architecture: i.architecture, 'owner-id': i.owner, 'image-id': i.id }));
+    return {
+      imagesSet: images.map((i) => ({
+        imageId: i.id, name: i.name, imageOwnerId: i.owner, imageState: i.state, architecture: i.architecture, creationDate: i.created, rootDeviceName: '/dev/xvda', rootDeviceType: 'ebs',
+      })),
+    };
+  },
+  DescribeInstanceTypes: (p) => {
+    const wanted = ids(p, 'InstanceType');
+    const bad = wanted.find((t) => !TYPES[t]);
+    if (bad) throw new Ec2Error('InvalidInstanceType', `The following supplied instance types do not exist: [${bad}]`);
+    return {
+      instanceTypeSet: wanted.map((t) => {
+        const [vcpus, mib, arch] = TYPES[t]!;
+        return { instanceType: t, vCpuInfo: { defaultVCpus: vcpus }, memoryInfo: { sizeInMiB: mib }, processorInfo: { supportedArchitectures: [arch] } };
+      }),
+    };
+  },
+  DescribeInstanceTypeOfferings: (p, st) => {
+    if (str(p, 'LocationType') !== 'availability-zone') throw new Ec2Error('InvalidParameterValue', 'the mock offers by availability-zone only');
+    const offerings = Object.keys(TYPES).flatMap((t) => ZONES.map((z) => ({ instanceType: t, locationType: 'availability-zone', location: `${st.region}${z}` })));
+    return { instanceTypeOfferingSet: offerings.filter((o) => matches(list(p, 'Filter'), {}, { 'instance-type': o.instanceType, location: o.location })) };
+  },
+  CreateVolume: (p, st) => {
+    const az = need(p, 'AvailabilityZone');
+    if (!ZONES.some((z) => az === `${st.region}${z}`)) throw new Ec2Error('InvalidParameterValue', `Invalid availability zone: [${az}]`);
+    const v: Volume = { id: awsId('vol'), az, size: Number(need(p, 'Size')), type: str(p, 'VolumeType') ?? 'gp2', encrypted: str(p, 'Encrypted') === 'true', state: 'creating', tags: specTags(p, 'volume') };
+    st.volumes.set(v.id, v);
+    return volumeXml(v);
+  },
+  DescribeVolumes: (p, st) => {
+    const found = select(st.volumes, ids(p, 'VolumeId'), 'InvalidVolume.NotFound', p, (v) => ({ 'volume-id': v.id, status: v.state, 'availability-zone': v.az, 'attachment.instance-id': v.instanceId }));
+    for (const v of found) if (v.state === 'creating') v.state = 'available';
+    return { volumeSet: found.map(volumeXml) };
+  },
+  AttachVolume: (p, st) => {
+    const v = getOr(st.volumes, need(p, 'VolumeId'), 'InvalidVolume.NotFound');
+    const i = getOr(st.instances, need(p, 'InstanceId'), 'InvalidInstanceID.NotFound');
+    if (v.state !== 'available') throw new Ec2Error('VolumeInUse', `vol ${v.id} is ${v.state}`);
+    if (i.state !== 'running' && i.state !== 'stopped') throw new Ec2Error('IncorrectState', `Instance '${i.id}' is not 'running'.`);
+    if (st.subnets.get(i.subnetId)?.az !== v.az) throw new Ec2Error('InvalidVolume.ZoneMismatch', `The volume '${v.id}' is not in the same availability zone as instance '${i.id}'`);
+    v.instanceId = i.id;
+    v.device = need(p, 'Device');
+    v.state = 'in-use';
+    return { volumeId: v.id, instanceId: i.id, device: v.device, status: 'attaching' };
+  },
+  DeleteVolume: (p, st) => {
+    const v = getOr(st.volumes, need(p, 'VolumeId'), 'InvalidVolume.NotFound');
+    if (v.instanceId) throw new Ec2Error('VolumeInUse', `Volume ${v.id} is currently attached to ${v.instanceId}`);
+    st.volumes.delete(v.id);
+    return { return: true };
+  },
+  ModifyInstanceMetadataOptions: (p, st) => {
+    const i = getOr(st.instances, need(p, 'InstanceId'), 'InvalidInstanceID.NotFound');
+    i.httpTokens = str(p, 'HttpTokens') ?? i.httpTokens;
+    i.hopLimit = Number(str(p, 'HttpPutResponseHopLimit') ?? i.hopLimit);
+    return { instanceId: i.id, instanceMetadataOptions: { state: 'pending', httpTokens: i.httpTokens, httpPutResponseHopLimit: i.hopLimit } };
+  },
+  StartInstances: (p, st) => ({
+    instancesSet: ids(p, 'InstanceId').map((id) => {
+      const i = getOr(st.instances, id, 'InvalidInstanceID.NotFound');
+      if (i.state !== 'stopped' && i.state !== 'running') throw new Ec2Error('IncorrectInstanceState', `The instance '${id}' is not in a state from which it can be started.`);
+      const previous = i.state;
+      if (i.state === 'stopped') {
+        i.state = 'pending';
+        i.polls = 0;
+      }
+      return { instanceId: id, previousState: { code: STATE_CODE[previous], name: previous }, currentState: { code: STATE_CODE[i.state], name: i.state } };
     }),
   }),
+  CreateVpcEndpoint: (p, st) => {
+    const vpc = getOr(st.vpcs, need(p, 'VpcId'), 'InvalidVpcID.NotFound');
+    const service = need(p, 'ServiceName');
+    if (service !== `com.amazonaws.${st.region}.s3`) throw new Ec2Error('InvalidServiceName', `The Vpc Endpoint Service '${service}' does not exist`);
+    const routeTableIds = ids(p, 'RouteTableId');
+    for (const r of routeTableIds) getOr(st.routeTables, r, 'InvalidRouteTableId.NotFound');
+    const e: Endpoint = { id: awsId('vpce'), vpcId: vpc.id, service, routeTableIds, state: 'available', tags: specTags(p, 'vpc-endpoint') };
+    st.endpoints.set(e.id, e);
+    return { vpcEndpoint: endpointXml(e) };
+  },
+  DescribeVpcEndpoints: (p, st) => ({
+    vpcEndpointSet: select(st.endpoints, ids(p, 'VpcEndpointId'), 'InvalidVpcEndpointId.NotFound', p, (e) => ({ 'vpc-id': e.vpcId, 'service-name': e.service, 'vpc-endpoint-state': e.state })).map(endpointXml),
+  }),
+  ModifyVpcEndpoint: (p, st) => {
+    const e = getOr(st.endpoints, need(p, 'VpcEndpointId'), 'InvalidVpcEndpointId.NotFound');
+    const remove = ids(p, 'RemoveRouteTableId');
+    e.routeTableIds = [...e.routeTableIds.filter((r) => !remove.includes(r)), ...ids(p, 'AddRouteTableId')];
+    return { return: true };
+  },
+  DeleteVpcEndpoints: (p, st) => {
+    for (const id of ids(p, 'VpcEndpointId')) st.endpoints.delete(getOr(st.endpoints, id, 'InvalidVpcEndpointId.NotFound').id);
+    return { unsuccessful: [] };
+  },
   ModifyInstanceAttribute: (p, st) => {
     const i = getOr(st.instances, need(p, 'InstanceId'), 'InvalidInstanceID.NotFound');
     const groups = ids(p, 'GroupId');
@@ -634,7 +790,7 @@ const ACTIONS: Record<string, Action> = {
 
   CreateTags: (p, st) => {
     const tags = tagsOf(list(p, 'Tag'));
-    const maps = [st.vpcs, st.subnets, st.igws, st.routeTables, st.securityGroups, st.addresses, st.natGateways, st.keyPairs, st.instances] as Map<string, { tags: Tags }>[];
+    const maps = [st.vpcs, st.subnets, st.igws, st.routeTables, st.securityGroups, st.addresses, st.natGateways, st.keyPairs, st.instances, st.volumes, st.endpoints] as Map<string, { tags: Tags }>[];
     for (const id of ids(p, 'ResourceId')) {
       const x = maps.map((m) => m.get(id)).find(Boolean);
       if (!x) throw notFound(`Invalid${id.split('-')[0]}ID.NotFound`, id);

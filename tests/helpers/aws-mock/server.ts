@@ -160,7 +160,7 @@ async function signatureProblem(req: IncomingMessage, body: Buffer, url: URL, mo
   return expected === signature ? { service: service!, region: region!, ...(known.caller ? { caller: known.caller } : {}) } : 'signature does not match';
 }
 
-const readBody = (req: IncomingMessage): Promise<Buffer> =>
+export const readBody = (req: IncomingMessage): Promise<Buffer> =>
   new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
