@@ -4,6 +4,7 @@ import { HOST_KEY } from './hostfs.ts';
 import { SHARED_STORAGE_MOUNT, type LabPlan } from './plan.ts';
 import { writePublicFile } from '../fs.ts';
 import { jumpInventoryText, knownHostsText } from '../inventory/write.ts';
+import { BINDING_VARS } from '../inventory/binding.ts';
 
 /**
  * The files clients use to reach the lab: known_hosts with each host's real key (read from its
@@ -47,13 +48,18 @@ function inventory(plan: LabPlan): string {
     keyFile: plan.keyFile,
     knownHostsFile: plan.knownHostsFile,
     become: false,
-    bastion: bastion!,
+    // Its private address: registry hosts reach the proxy there (e.g. its balancer manager).
+    bastion: { ...bastion!, vars: { private_ip: bastion!.privAddress } },
     registries: privateHosts(plan, 'registry'),
     databases: privateHosts(plan, 'database'),
     vars: {
       lab_name: plan.name,
       // The name clients use for the registry; the server certificate carries it.
       registry_public_name: 'registry.lab.test',
+      // Absolute: every command on this inventory finds the lab's own secrets from any directory.
+      [BINDING_VARS.vaultFile]: plan.secrets.vaultFile,
+      [BINDING_VARS.passwordFile]: plan.secrets.passwordFile,
+      [BINDING_VARS.certsDir]: plan.secrets.certsDir,
       // Several registries serve the same images: they keep them in the storage they all mount.
       ...(plan.sharedDir ? { registry_data_dir: SHARED_STORAGE_MOUNT } : {}),
     },

@@ -9,13 +9,15 @@ export interface TagFilter {
 /**
  * Ansible's tag rules: with --tags a step runs when it has one of them (`all` matches every
  * step; a step tagged `always` runs unless `always` is skipped); --skip-tags removes steps
- * having any of them. Every step also carries its role's name as a tag.
+ * having any of them. Every step also carries its role's name as a tag. A step tagged `never`
+ * (an operator's chore, e.g. a backup) runs only when --tags names one of its own tags.
  */
 export function tagSelected(stepTags: string[], role: string, filter: TagFilter): boolean {
   const tags = new Set([...stepTags, role]);
   const skip = filter.skipTags ?? [];
   if (skip.some((t) => tags.has(t) || t === 'all')) return false;
   const want = filter.tags ?? [];
+  if (stepTags.includes('never')) return want.some((t) => stepTags.includes(t));
   if (want.length === 0 || want.includes('all')) return true;
   if (tags.has('always')) return true;
   return want.some((t) => tags.has(t));

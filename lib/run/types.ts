@@ -21,6 +21,13 @@ export interface Role {
   name: string;
   /** Host pattern (Ansible syntax) the role applies to, intersected with --limit. */
   hosts: string;
+  /** A part some deployments lack (e.g. the db host): skipped without a warning when no host matches. */
+  optional?: boolean;
+  /**
+   * Hosts worked on at a time (Ansible's `serial`): the role runs batch after batch, and stops
+   * before the next batch once a host of one has failed. Default: all at once (up to --forks).
+   */
+  serial?: number;
   defaults?: Vars;
   /** Where its templates are (default: templates/<name>/ under the current directory). */
   templateDir?: string;
@@ -39,10 +46,28 @@ export interface PrepareContext {
   inventory: Inventory;
   /** Check mode: read what exists, write nothing. */
   check: boolean;
-  /** The deployment's vault, opened (and created) on first use. */
-  vault(): Promise<VaultFile>;
+  /** The hosts the run works on: the roles' hosts that --limit keeps. */
+  hosts: Host[];
+  /** --limit as given: a run on part of an inventory. */
+  limit?: string;
+  /**
+   * A read-only script on each of `hosts`, over the run's own connections (each host's stdout;
+   * a host that cannot be reached is left out, for the run to report).
+   */
+  read(hosts: Host[], script: string): Promise<Map<string, string>>;
+  /** The deployment's vault file, and whether it existed when the run started. */
+  vaultFile: string;
+  vaultExists: boolean;
+  /**
+   * The deployment's vault, held under its lock until every prepare is done (outside check
+   * mode). A missing vault is an error unless `create` (then its password file is made too,
+   * when the inventory names one that does not exist).
+   */
+  vault(opts?: { create?: boolean }): Promise<VaultFile>;
   /** Where the deployment's public certificates live. */
   certsDir: string;
+  /** --rotate-ca: this run may replace the CA the hosts hold. */
+  rotateCa: boolean;
   /** One line of progress for the user (redacted by the caller). */
   say(line: string): void;
 }
@@ -54,6 +79,8 @@ export interface RunOptions {
   skipTags?: string[];
   startAt?: string;
   forks: number;
+  /** --serial: batches of this many hosts for every role, over the roles' own `serial`. */
+  serial?: number;
   limit?: string;
   hostKeyChecking: HostKeyChecking;
   /** Overrides the inventory's known_hosts files. */
