@@ -224,7 +224,9 @@ export async function runCommand(cmd: RunCommand, inventoryFile: string, roles: 
   const flags = { vaultFile: cmd.vaultFile, passwordFile: cmd.vaultPasswordFile, certsDir: cmd.certsDir };
   const { inventory: inv, files, password } = await loadBoundInventory(inventoryFile, flags, opts.password);
   if (cmd.listSteps) {
-    process.stdout.write(await listSteps(inv, roles, cmd.options));
+    const listed = await listSteps(inv, roles, cmd.options);
+    process.stdout.write(listed.text);
+    if (listed.unlisted) throw new UserError(`--list-steps: ${listed.unlisted} role-and-host pair(s) cannot be listed (see above)`, 2);
     return 0;
   }
   const lock = cmd.options.check || opts.runLocked ? undefined : await lockRun(inv.file);

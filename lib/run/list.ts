@@ -10,9 +10,10 @@ import { roleVars, type Role, type RunOptions } from './types.ts';
 /**
  * --list-steps: the steps each role would run, after --tags/--skip-tags/--start-at. Steps
  * depend on facts, so each host is asked for them (one exec); hosts with the same list share
- * one listing. Returns the text.
+ * one listing. Returns the text and how many role-and-host pairs could not be listed.
  */
-export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions): Promise<string> {
+export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions): Promise<{ text: string; unlisted: number }> {
+  let unlisted = 0;
   const limited = limitedHosts(inv, opts.limit);
   const pool = new ConnectionPool({ hostKeyChecking: opts.hostKeyChecking });
   const facts = new FactsCache();
@@ -38,6 +39,7 @@ export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions)
           ].join('\n');
         } catch (err) {
           text = `  (cannot list: ${(err as Error).message})`;
+          unlisted++;
         }
         lines.set(host.name, text);
       });
@@ -50,5 +52,5 @@ export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions)
   } finally {
     pool.close();
   }
-  return redact(out.join('\n'));
+  return { text: redact(out.join('\n')), unlisted };
 }
