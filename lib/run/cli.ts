@@ -11,6 +11,8 @@ import { splitPattern } from '../inventory/limit.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import { VaultFile } from '../vault/index.ts';
 import { parseVaultIdFlag } from '../vault/password.ts';
+import { CONNECTION_TYPES, type ConnectionType } from './connect.ts';
+import { trapInterrupts } from './interrupt.ts';
 import { listSteps } from './list.ts';
 import { humanReporter, jsonReporter } from './report.ts';
 import { limitedHosts, roleHosts, runPool, runRoles } from './runner.ts';
@@ -30,6 +32,7 @@ export const RUN_FLAGS_HELP = `  -i, --inventory FILE        inventory (Ansible 
       --json                  one JSON event per line instead of text
       --host-key-checking M   strict (default) | accept-new (record unknown keys) | off (warns)
       --known-hosts FILE      known_hosts to use for every host
+  -c, --connection TYPE       ssh | local (this machine) for every host, over ansible_connection
       --vault-password-file F vault password file (else the inventory's harbormaster_vault_password_file, else
                               $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt; asked only when needed)
       --vault-id ID@FILE      the same, as Ansible writes it
@@ -55,6 +58,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   'host-key-checking': { type: 'string' },
   'known-hosts': { type: 'string' },
+  connection: { type: 'string', short: 'c' },
   'vault-password-file': { type: 'string' },
   'vault-id': { type: 'string' },
   vault: { type: 'string' },
@@ -145,6 +149,10 @@ export function parseRunArgs(args: string[]): RunCommand {
   if (!['strict', 'accept-new', 'off'].includes(hkc)) {
     throw new UserError(`--host-key-checking "${hkc}": use strict, accept-new or off`);
   }
+  const connection = v.connection as ConnectionType | undefined;
+  if (connection !== undefined && !CONNECTION_TYPES.includes(connection)) {
+    throw new UserError(`--connection "${connection}": use ${CONNECTION_TYPES.join(' or ')}`);
+  }
   return {
     inventory: v.inventory,
     positionals: parsed.positionals,
@@ -166,6 +174,7 @@ export function parseRunArgs(args: string[]): RunCommand {
       limit: v.limit,
       hostKeyChecking: hkc,
       knownHostsFile: v['known-hosts'] ? resolve(v['known-hosts']) : undefined,
+      ...(connection ? { connection } : {}),
       verbose: Boolean(v.verbose),
       extraVars: extraVars(v['extra-vars']),
     },
@@ -215,7 +224,9 @@ export async function runCommand(cmd: RunCommand, inventoryFile: string, roles: 
   const flags = { vaultFile: cmd.vaultFile, passwordFile: cmd.vaultPasswordFile, certsDir: cmd.certsDir };
   const { inventory: inv, files, password } = await loadBoundInventory(inventoryFile, flags, opts.password);
   if (cmd.listSteps) {
-    process.stdout.write(await listSteps(inv, roles, cmd.options));
+    const listed = await listSteps(inv, roles, cmd.options);
+    process.stdout.write(listed.text);
+    if (listed.unlisted) throw new UserError(`--list-steps: ${listed.unlisted} role-and-host pair(s) cannot be listed (see above)`, 2);
     return 0;
   }
   const lock = cmd.options.check || opts.runLocked ? undefined : await lockRun(inv.file);
@@ -240,8 +251,13 @@ export async function runCommand(cmd: RunCommand, inventoryFile: string, roles: 
         pool,
         ...(cmd.options.knownHostsFile ? { knownHostsFile: cmd.options.knownHostsFile } : {}),
       });
-      const result = await runRoles(inv, roles, { ...cmd.options, extraVars: { ...prepared, ...cmd.options.extraVars } }, sink, pool);
-      return result.exitCode;
+      const trap = trapInterrupts((line) => process.stderr.write(line));
+      try {
+        const result = await runRoles(inv, roles, { ...cmd.options, extraVars: { ...prepared, ...cmd.options.extraVars }, signal: trap.signal }, sink, pool);
+        return result.exitCode;
+      } finally {
+        trap.release();
+      }
     } finally {
       pool.close();
     }

@@ -1,4 +1,5 @@
 import type { Step } from '../steps/types.ts';
+import type { Role, RoleContext } from './types.ts';
 
 export interface TagFilter {
   tags?: string[];
@@ -51,4 +52,34 @@ export function mayAffect(writes: string[] | undefined, reads: string[] | undefi
   if (reads === undefined) return true;
   const within = (p: string, q: string) => p === q || p.startsWith(q.endsWith('/') ? q : `${q}/`);
   return writes.some((w) => reads.some((r) => within(w, r) || within(r, w)));
+}
+
+export interface RoleSelection {
+  /** The steps to run, in order. */
+  steps: Step[];
+  handlers: Step[];
+  /** --start-at: whether this host has reached the named step (carried to the next role). */
+  started: boolean;
+}
+
+/**
+ * What a role runs on a host (the run and --list-steps agree on it): its steps after --tags /
+ * --skip-tags and --start-at, and its handlers. A step notifying no handler of the role is an error.
+ */
+export function roleSteps(
+  role: Role,
+  ctx: RoleContext,
+  filter: TagFilter,
+  matches: ((name: string) => boolean) | undefined,
+  started: boolean,
+): RoleSelection {
+  const tagged = role.steps(ctx).filter((s) => tagSelected(s.tags, role.name, filter));
+  const from = startAt(tagged, matches, started);
+  const handlers = role.handlers?.(ctx) ?? [];
+  const known = new Set(handlers.map((h) => h.name));
+  for (const s of from.steps) {
+    const unknown = s.notify.find((n) => !known.has(n));
+    if (unknown) throw new Error(`step "${s.name}" notifies "${unknown}", which is not a handler of role ${role.name}`);
+  }
+  return { steps: from.steps, handlers, started: from.started };
 }

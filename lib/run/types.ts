@@ -2,6 +2,7 @@ import type { Facts } from '../facts/index.ts';
 import type { Host, Inventory, Vars } from '../inventory/types.ts';
 import type { Step } from '../steps/types.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
+import type { ConnectionType } from './connect.ts';
 import type { VaultFile } from '../vault/index.ts';
 
 /** What a role's functions see of one host. */
@@ -84,6 +85,10 @@ export interface RunOptions {
   hostKeyChecking: HostKeyChecking;
   /** Overrides the inventory's known_hosts files. */
   knownHostsFile?: string;
+  /** `-c/--connection`: every host through this connection type, whatever ansible_connection says. */
+  connection?: ConnectionType;
+  /** Aborted (reason: the signal's name) when the user interrupts: no new step starts. */
+  signal?: AbortSignal;
   verbose: boolean;
   /** Variables above the inventory's (Ansible's `-e`): what a site run brings from the vault and the PKI. */
   extraVars?: Vars;
@@ -121,8 +126,10 @@ export type RunEvent =
       ms: number;
     }
   | { type: 'unreachable'; role: string; host: string; error: string }
+  /** The host stopped before `step` (or rolled back its staged upload) on a SIGINT/SIGTERM. */
+  | { type: 'interrupted'; role: string; host: string; step: string; rolledBack: boolean; signal: string }
   | { type: 'warning'; message: string }
-  | { type: 'recap'; hosts: Record<string, HostRecap>; wallMs: number; check: boolean };
+  | { type: 'recap'; hosts: Record<string, HostRecap>; wallMs: number; check: boolean; interrupted?: string };
 
 export interface HostRecap {
   /** Steps that ran fine, changed ones included (as Ansible counts). */
