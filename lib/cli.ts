@@ -9,17 +9,20 @@ import { redact } from './secret.ts';
  * anything else is a bug and keeps its stack (redacted of secrets).
  */
 export async function runMain(name: string, main: () => Promise<number | void>): Promise<void> {
+  process.exitCode = await exitCodeOf(name, main, process.stderr);
+}
+
+/** What runMain does, with the error line written to `err`: the exit code, for a caller (or a test) that runs main in-process. */
+export async function exitCodeOf(name: string, main: () => Promise<number | void>, err: { write(text: string): unknown }): Promise<number> {
   try {
-    const code = await main();
-    process.exitCode = code ?? 0;
-  } catch (err) {
-    if (err instanceof UserError) {
-      process.stderr.write(`${name}: ${redact(err.message)}\n`);
-      process.exitCode = err.exitCode;
-    } else {
-      process.stderr.write(redact(String((err as Error)?.stack ?? err)) + '\n');
-      process.exitCode = 70;
+    return (await main()) ?? 0;
+  } catch (e) {
+    if (e instanceof UserError) {
+      err.write(`${name}: ${redact(e.message)}\n`);
+      return e.exitCode;
     }
+    err.write(redact(String((e as Error)?.stack ?? e)) + '\n');
+    return 70;
   }
 }
 

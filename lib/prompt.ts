@@ -18,6 +18,14 @@ export async function askHidden(question: string, opts: { confirm?: boolean } = 
 /** Asks on the controlling terminal, showing what is typed; undefined without a terminal. */
 export const askLine = (question: string): Promise<string | undefined> => readTtyLine(question, true);
 
+/** Asks like Terraform before a change: only "yes" goes on; `yes` (--yes) skips the question. */
+export async function confirmYes(question: string, yes: boolean): Promise<void> {
+  if (yes) return;
+  const answer = await askLine(`${question} Only 'yes' will be accepted: `);
+  if (answer === undefined) throw new UserError('no terminal to ask on: pass --yes to go ahead');
+  if (answer.trim() !== 'yes') throw new UserError('cancelled; nothing changed');
+}
+
 async function readTtyLine(question: string, echo: boolean): Promise<string | undefined> {
   let inFd: number;
   try {

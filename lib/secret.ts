@@ -58,6 +58,12 @@ export function redact(text: string): string {
 
 export const isSecret = (v: unknown): v is Secret => v instanceof Secret;
 
+/**
+ * Whether text holds a secret: a known value, or the mask a Secret turns into when it is
+ * interpolated into a string (`${secret}`), which would otherwise run as the literal ********.
+ */
+export const holdsSecret = (text: string): boolean => text.includes(MASK) || redact(text) !== text;
+
 /** Deep copy with Secrets replaced by their values, for template rendering. Records whether any was used. */
 export function revealDeep(value: unknown, used: { secret: boolean } = { secret: false }): unknown {
   if (value instanceof Secret) {

@@ -3,14 +3,16 @@
 import { existsSync } from 'node:fs';
 import { parseFlags, runMain, scriptArgs } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
-import { loadRunInventory, passwordSource, type PasswordSource } from '../lib/inventory/vaulted.ts';
+import { filesFromFlags, type DeploymentFiles } from '../lib/inventory/binding.ts';
+import { bindOptionalInventory, type PasswordSource } from '../lib/inventory/vaulted.ts';
+import type { Inventory } from '../lib/inventory/types.ts';
+import { PROJECT_ROOT } from '../lib/compiled.ts';
 import { selectHosts } from '../lib/inventory/limit.ts';
 import { sshTargetOf } from '../lib/inventory/target.ts';
 import type { Host } from '../lib/inventory/types.ts';
 import {
   certPath,
   chainsTo,
-  DEFAULT_CERTS_DIR,
   DOCKER_CERTS_DIR,
   dockerCaPath,
   ensurePki,
@@ -25,7 +27,8 @@ import {
 } from '../lib/pki/index.ts';
 import { redact } from '../lib/secret.ts';
 import { ConnectionPool } from '../lib/transport/pool.ts';
-import { DEFAULT_VAULT_FILE, VaultFile } from '../lib/vault/index.ts';
+import { VaultFile } from '../lib/vault/index.ts';
+import { join } from 'node:path';
 
 const USAGE = `usage: npx zx scripts/certs.mts ca|issue|show|trust [options]
   ca                   create the CA, or renew it when it expires soon
@@ -34,10 +37,13 @@ const USAGE = `usage: npx zx scripts/certs.mts ca|issue|show|trust [options]
   trust --local        install the CA as /etc/docker/certs.d/<registry name>/ca.crt here
   trust --host H       the same on inventory hosts matching H
 options:
-  -i FILE                    inventory (default inventory/lab.yaml)
-  --vault FILE               vault holding the private keys (default ${DEFAULT_VAULT_FILE})
-  --vault-password-file F    vault password file (else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt)
-  --certs-dir DIR            public certificates (default certs)
+  -i FILE                    inventory (default: this project's inventory/lab.yaml); it names the
+                             deployment's vault, password file and certificates directory
+  --vault FILE               vault holding the private keys (default: the inventory's harbormaster_vault,
+                             else vault/secrets.yaml in this project); made when missing only if named here
+  --vault-password-file F    vault password file (else the inventory's, else $HARBORMASTER_VAULT_PASSWORD_FILE,
+                             else a prompt)
+  --certs-dir DIR            public certificates (default: the inventory's harbormaster_certs_dir, else certs)
   --days N                   validity of what ca (default 1826) or issue (default and max 397) makes
   --renew-before DAYS        renew what expires within DAYS (default 30)
   --name NAME                registry public name when the inventory sets no registry_public_name
@@ -48,10 +54,10 @@ const REGISTRY_GROUP = 'registry';
 const say = (line: string): void => void process.stdout.write(redact(line) + '\n');
 
 const OPTIONS = {
-  inventory: { type: 'string', short: 'i', default: 'inventory/lab.yaml' },
-  vault: { type: 'string', default: DEFAULT_VAULT_FILE },
+  inventory: { type: 'string', short: 'i', default: join(PROJECT_ROOT, 'inventory/lab.yaml') },
+  vault: { type: 'string' },
   'vault-password-file': { type: 'string' },
-  'certs-dir': { type: 'string', default: DEFAULT_CERTS_DIR },
+  'certs-dir': { type: 'string' },
   days: { type: 'string' },
   'renew-before': { type: 'string' },
   name: { type: 'string' },
@@ -76,25 +82,34 @@ function days(name: 'days' | 'renew-before'): number | undefined {
 
 /** One password for the vault and the inventory's `!vault` values, asked for once, when first needed. */
 let password: PasswordSource;
+/** The inventory (when it exists) and the deployment files it names, under the flags. */
+let inventory: Inventory | undefined;
+let files: DeploymentFiles;
 
-async function registryHosts(): Promise<Host[]> {
-  const file = flags.inventory;
-  if (!existsSync(file)) throw new UserError(`${file}: inventory not found: bring the lab up or pass -i FILE`);
-  const inventory = await loadRunInventory(file, password);
+async function bind(): Promise<void> {
+  ({ inventory, files, password } = await bindOptionalInventory(flags.inventory, filesFromFlags(flags)));
+}
+
+function registryHosts(): Host[] {
+  if (!inventory) throw new UserError(`${flags.inventory}: inventory not found: bring the lab up or pass -i FILE`);
   return selectHosts(inventory, REGISTRY_GROUP); // fails naming the pattern when the group is empty
 }
 
 const publicNameOf = (hosts: Host[]): string => registryPublicName(hosts, flags.inventory, flags.name);
 
 /** The public name without needing an inventory when --name is given and no inventory exists. */
-async function publicName(): Promise<string> {
-  if (flags.name && !existsSync(flags.inventory)) return flags.name;
-  return publicNameOf(await registryHosts());
+function publicName(): string {
+  if (flags.name && !inventory) return flags.name;
+  return publicNameOf(registryHosts());
 }
 
+/** A missing vault is made only when --vault names it: never for a default nobody chose. */
 async function openVault(): Promise<VaultFile> {
-  const file = flags.vault;
+  const file = files.vaultFile;
   const creating = !existsSync(file);
+  if (creating && flags.vault === undefined) {
+    throw new UserError(`vault ${file} does not exist: create it with npx zx scripts/vault.mts create ${file}, or pass --vault FILE`);
+  }
   return VaultFile.open(file, (await password({ confirm: creating, required: true }))!, { create: true });
 }
 
@@ -103,12 +118,13 @@ function report(what: string, file: string, result: Ensured): void {
   say(`${what}: ${verb} ${file} (${result.reason})`);
 }
 
+/** Under the vault's lock: two makers of a missing CA agree on one. */
 async function converge(withServer: boolean): Promise<void> {
   const vault = await openVault();
-  const hosts = withServer ? await registryHosts() : undefined;
-  const name = hosts ? publicNameOf(hosts) : await publicName();
-  const dir = flags['certs-dir'];
-  const result = await ensurePki({
+  const hosts = withServer ? registryHosts() : undefined;
+  const name = hosts ? publicNameOf(hosts) : publicName();
+  const dir = files.certsDir;
+  const result = await vault.locked(() => ensurePki({
     vault,
     certsDir: dir,
     publicName: name,
@@ -116,7 +132,7 @@ async function converge(withServer: boolean): Promise<void> {
     caDays: withServer ? undefined : days('days'),
     days: withServer ? days('days') : undefined,
     renewBefore: days('renew-before'),
-  });
+  }));
   report('ca', certPath(dir, 'ca'), result.ca);
   if (result.server) report('server', certPath(dir, 'server'), result.server);
   if (result.ca.changed && result.ca.reason !== 'missing') {
@@ -126,7 +142,7 @@ async function converge(withServer: boolean): Promise<void> {
 }
 
 async function show(): Promise<number> {
-  const dir = flags['certs-dir'];
+  const dir = files.certsDir;
   const now = new Date();
   const caPem = await readIfExists(certPath(dir, 'ca'));
   const ca = caPem ? readCert(caPem) : undefined;
@@ -162,27 +178,27 @@ async function show(): Promise<number> {
 }
 
 async function trust(): Promise<number> {
-  const caFile = certPath(flags['certs-dir'], 'ca');
+  const caFile = certPath(files.certsDir, 'ca');
   const caPem = await readIfExists(caFile);
   if (!caPem || !readCert(caPem)) throw new UserError(`${caFile}: no CA certificate: run npx zx scripts/certs.mts issue first`);
   if (flags.local) {
     const base = flags['docker-certs-dir'];
-    const name = await publicName();
+    const name = publicName();
     const changed = await trustCaLocally(caPem, name, base);
     say(`trust: ${changed ? 'installed' : 'already installed'} ${caFile} as ${dockerCaPath(name, base)}`);
     return 0;
   }
   const pattern = flags.host;
   if (!pattern) throw new UserError('trust needs --local or --host H');
-  const inventory = await loadRunInventory(flags.inventory, password);
-  const name = publicNameOf(selectHosts(inventory, REGISTRY_GROUP));
+  const name = publicNameOf(registryHosts());
+  const inv = inventory!;
   const base = flags['docker-certs-dir'];
   const pool = new ConnectionPool({}, (warning) => process.stderr.write(redact(`warning: ${warning}`) + '\n'));
   try {
     const outcomes = await Promise.allSettled(
-      selectHosts(inventory, pattern).map(async (host) => {
+      selectHosts(inv, pattern).map(async (host) => {
         try {
-          const changed = await trustCaOnHost(pool.get(sshTargetOf(inventory, host)), caPem, name, base);
+          const changed = await trustCaOnHost(pool.get(sshTargetOf(inv, host)), caPem, name, base);
           say(`trust: ${host.name}: ${changed ? 'installed' : 'already installed'} ${dockerCaPath(name, base)}`);
         } catch (err) {
           const message = String((err as Error).message ?? err);
@@ -200,9 +216,9 @@ async function trust(): Promise<number> {
 await runMain('certs', async () => {
   const parsed = parse();
   flags = parsed.values;
-  password = passwordSource(flags['vault-password-file']);
   const [command, ...extra] = parsed.positionals;
   if (flags.help) return void say(USAGE);
+  await bind();
   if (extra.length) throw new UserError(`unexpected argument ${extra[0]}; see --help`);
   switch (command) {
     case 'ca':

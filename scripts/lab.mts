@@ -1,12 +1,13 @@
 // The local lab: real hosts (network namespaces running sshd) on this machine.
 //   npx zx scripts/lab.mts up|down|status|ssh HOST [CMD] [--name lab] [--subnet 10.90] [--registries 1] [--db]
 //                          [--state-dir /var/lib/harbormaster/lab/NAME] [--inventory inventory/NAME.yaml]
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseFlags, runMain, scriptArgs } from '../lib/cli.ts';
 import { UserError } from '../lib/errors.ts';
 import { assertRoot } from '../lib/lab/deps.ts';
+import { sshToHost } from '../lib/commands/ssh.ts';
+import { loadRunInventory } from '../lib/inventory/vaulted.ts';
 import { labDown, labInfoFor, labMemoryKiB, labStatus, labUp } from '../lib/lab/index.ts';
 import type { LabInfo } from '../lib/lab/index.ts';
 
@@ -51,17 +52,6 @@ async function requireLab(name: string, stateDir: string | undefined): Promise<L
   const info = await labInfoFor({ name, stateDir });
   if (!info) throw new UserError(`no lab named "${name}" is up; run: npx zx scripts/lab.mts up --name ${name}`);
   return info;
-}
-
-function ssh(info: LabInfo, host: string, remote: string[]): Promise<number> {
-  if (!info.hosts.some((h) => h.name === host)) {
-    throw new UserError(`lab ${info.name} has no host "${host}"; hosts: ${info.hosts.map((h) => h.name).join(', ')}`);
-  }
-  return new Promise((done, fail) => {
-    const child = spawn('ssh', ['-F', info.sshConfig, host, ...remote], { stdio: 'inherit' });
-    child.on('error', fail);
-    child.on('exit', (code, signal) => done(code ?? (signal ? 128 : 1)));
-  });
 }
 
 await runMain('lab', async () => {
@@ -115,7 +105,8 @@ await runMain('lab', async () => {
     }
     case 'ssh': {
       if (!host) throw new UserError('ssh needs a host: lab.mts ssh HOST [CMD...]');
-      return ssh(await requireLab(name, stateDir), host, remote);
+      // scripts/ssh.mts on the lab's inventory.
+      return sshToHost(await loadRunInventory((await requireLab(name, stateDir)).inventoryFile), host, remote);
     }
     default:
       throw new UserError(`unknown command "${command}": expected up, down, status or ssh`);

@@ -10,9 +10,8 @@ import { UserError } from '../lib/errors.ts';
 import { askHidden } from '../lib/prompt.ts';
 import type { Secret } from '../lib/secret.ts';
 import { decryptVault, encryptVaultText, isVaultText, resolveVaultPassword, VaultFile } from '../lib/vault/index.ts';
-import { secretsTextProblem } from '../lib/vault/file.ts';
+import { replaceVaultFile, secretsTextProblem } from '../lib/vault/file.ts';
 import { parseVaultIdFlag, type VaultIdFlag } from '../lib/vault/password.ts';
-import { writePrivateFile } from '../lib/fs.ts';
 
 const USAGE = `usage: npx zx scripts/vault.mts COMMAND ARGS [options]
   create FILE                   new vault of named secrets, written in $EDITOR
@@ -95,32 +94,35 @@ await runMain('vault', async () => {
       const pw = await password(true);
       const text = (await editPrivately(file, Buffer.alloc(0))).toString('utf8');
       rejectIfNotSecrets(text, file);
-      await writePrivateFile(file, await encryptVaultText(text, pw, writeId));
+      await replaceVaultFile(file, undefined, await encryptVaultText(text, pw, writeId));
       return done(`created ${file}`);
     }
     case 'edit': {
       const pw = await password();
-      const { data, vaultId } = await decryptVault(await readVault(file), pw, file);
+      const before = await readVault(file);
+      const { data, vaultId } = await decryptVault(before, pw, file);
       const edited = await editPrivately(file, data);
       if (edited.equals(data)) return done(`${file} unchanged`);
       // A vault that held named secrets must still hold them; other encrypted files are free-form.
       if (!secretsTextProblem(data.toString('utf8'))) rejectIfNotSecrets(edited.toString('utf8'), file);
-      await writePrivateFile(file, await encryptVaultText(edited, pw, vaultId));
+      await replaceVaultFile(file, before, await encryptVaultText(edited, pw, vaultId));
       return done(`saved ${file}`);
     }
     case 'encrypt': {
       const data = await readInput(file);
       if (isVaultText(data.toString('latin1'))) throw new UserError(`${file} is already encrypted`);
-      await writePrivateFile(file, await encryptVaultText(data, await password(true), writeId));
+      await replaceVaultFile(file, data, await encryptVaultText(data, await password(true), writeId));
       return done(`encrypted ${file}`);
     }
     case 'decrypt': {
-      const { data } = await decryptVault(await readVault(file), await password(), file);
-      await writePrivateFile(file, data);
+      const before = await readVault(file);
+      const { data } = await decryptVault(before, await password(), file);
+      await replaceVaultFile(file, before, data);
       return done(`decrypted ${file}`);
     }
     case 'rekey': {
-      const { data, vaultId } = await decryptVault(await readVault(file), await password(), file);
+      const before = await readVault(file);
+      const { data, vaultId } = await decryptVault(before, await password(), file);
       const newPassword = await resolveVaultPassword({
         file: opts['new-vault-password-file'],
         env: false,
@@ -129,7 +131,7 @@ await runMain('vault', async () => {
         prompt: 'New vault password: ',
       });
       if (!newPassword) throw new UserError('no new vault password: pass --new-vault-password-file FILE');
-      await writePrivateFile(file, await encryptVaultText(data, newPassword, writeId ?? vaultId));
+      await replaceVaultFile(file, before, await encryptVaultText(data, newPassword, writeId ?? vaultId));
       return done(`rekeyed ${file}`);
     }
   }

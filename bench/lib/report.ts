@@ -1,6 +1,7 @@
 import type { Machine } from './machine.ts';
 import { median } from './stats.ts';
 import type { RoundTrips } from './tool.ts';
+import type { DataPathResult } from './datapath.ts';
 
 /** Samples of one measured figure (seconds, or MB/s for uploads). */
 export interface Pair {
@@ -44,12 +45,25 @@ export interface RoundTripRow {
   hmBastion?: RoundTrips;
 }
 
+/** The real job: `site` against the reference's playbook ported to the lab, on fresh lab hosts. */
+export interface SiteRow {
+  registries: number;
+  hm: Series;
+  ansible: Series;
+  /** Per host (the bastion and each registry host), mean of the no-op rerun. */
+  roundTrips: { hm: RoundTrips; ansible: RoundTrips };
+  /** harbormaster's no-op rerun started by the README's command, `npx zx scripts/site.mts`. */
+  npxRerun: number[];
+}
+
 export interface Results {
   machine: Machine;
+  site: SiteRow[];
   converge: ConvergeRow[];
   scale: ScaleRow[];
   roundTrips: RoundTripRow[];
   upload?: { mib: number; mbps: Pair };
+  dataPath?: DataPathResult;
   vault?: { values: number; process: Pair; library: Pair };
   /** One exec on an open connection to a bench host through the bastion, ms: without and with output. */
   execLatency?: { silent: number; output: number };
@@ -88,6 +102,25 @@ function ratioCell(hm: number, other: number, want?: { max?: number; min?: numbe
 
 function lines(r: Results): Line[] {
   const out: Line[] = [];
+  for (const x of r.site) {
+    const where = `site, bastion + ${x.registries} registr${x.registries > 1 ? 'ies' : 'y'}`;
+    for (const [what, key] of [
+      ['first converge', 'first'],
+      ['no-op rerun', 'rerun'],
+    ] as const) {
+      const hm = median(x.hm[key]);
+      const an = median(x.ansible[key]);
+      out.push({ figure: `${where}: ${what}`, hm: s(hm) + n(x.hm[key]), other: s(an) + n(x.ansible[key]), ...ratioCell(hm, an) });
+    }
+    const hm = x.roundTrips.hm.exec + x.roundTrips.hm.sftp;
+    const an = x.roundTrips.ansible.exec + x.roundTrips.ansible.sftp;
+    out.push({ figure: `${where}: round trips per host, no-op rerun`, hm: String(hm), other: String(an), ...ratioCell(hm, an, undefined, 'fewer') });
+    if (x.npxRerun.length) {
+      const npx = median(x.npxRerun);
+      const ok = npx < 1;
+      out.push({ figure: `${where}: no-op rerun by \`npx zx scripts/site.mts\``, hm: s(npx) + n(x.npxRerun), other: '', ratio: '', target: `< 1.0 s: ${ok ? 'met' : 'MISSED'}` });
+    }
+  }
   for (const c of r.converge) {
     for (const [what, key, max] of [
       ['first converge', 'first', 0.1],
@@ -117,6 +150,20 @@ function lines(r: Results): Line[] {
     const hm = median(r.upload.mbps.hm);
     const sc = median(r.upload.mbps.other);
     out.push({ figure: `upload ${r.upload.mib} MiB via bastion (MB/s) vs scp`, hm: `${hm.toFixed(1)} MB/s${n(r.upload.mbps.hm)}`, other: `${sc.toFixed(1)} MB/s${n(r.upload.mbps.other)}`, ratio: (hm / sc).toFixed(3), target: `≥ 0.8: ${hm / sc >= 0.8 ? 'met' : 'MISSED'}` });
+  }
+  if (r.dataPath) {
+    for (const dir of ['push', 'pull'] as const) {
+      const proxy = median(r.dataPath[dir].proxy);
+      const direct = median(r.dataPath[dir].direct);
+      const mbs = (x: number, xs: number[]) => `${x.toFixed(0)} MB/s${n(xs)}`;
+      out.push({
+        figure: `skopeo ${dir} ${r.dataPath.mib} MiB: through the proxy vs straight to the registry`,
+        hm: mbs(proxy, r.dataPath[dir].proxy),
+        other: `direct ${mbs(direct, r.dataPath[dir].direct)}`,
+        ratio: (proxy / direct).toFixed(3),
+        target: `≥ 0.9: ${proxy / direct >= 0.9 ? 'met' : 'MISSED'}`,
+      });
+    }
   }
   if (r.vault) {
     for (const [what, p] of [
@@ -190,6 +237,7 @@ export function renderResults(r: Results): string {
     '',
     comparisonTable(r),
     '',
+    ...(r.converge.length > 1 ? ['![wall time against hosts, both tools, log scale](scaling.svg)', ''] : []),
     ...(r.scale.length ? ['## harbormaster alone, growing the lab', '', scaleTable(r), ''] : []),
     ...(notes.length ? ['## Notes', '', ...notes.map((n) => `- ${n}`), ''] : []),
   ].join('\n');

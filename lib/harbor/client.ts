@@ -47,6 +47,71 @@ export interface SystemInfo {
   current_time?: string;
 }
 
+export interface HarborRobot {
+  id: number;
+  /** The full name: robot$NAME (system) or robot$PROJECT+NAME (project). */
+  name: string;
+  description?: string;
+  level: 'system' | 'project';
+  duration: number;
+  disable: boolean;
+  expires_at?: number;
+  permissions: { kind: string; namespace: string; access: { resource: string; action: string; effect?: string }[] }[];
+}
+
+export interface HarborQuota {
+  id: number;
+  hard: { storage?: number };
+}
+
+export interface HarborGroup {
+  id: number;
+  group_name: string;
+  group_type: number;
+}
+
+/** A selector of Harbor's tag rules (retention and immutability). */
+export interface RuleSelector {
+  kind: string;
+  decoration: string;
+  pattern: string;
+  extras?: string;
+}
+
+export interface HarborRule {
+  id?: number;
+  priority?: number;
+  disabled?: boolean;
+  action: string;
+  template: string;
+  params?: Record<string, unknown>;
+  tag_selectors: RuleSelector[];
+  scope_selectors: { repository: RuleSelector[] };
+}
+
+export interface HarborRetention {
+  id?: number;
+  algorithm: string;
+  rules: HarborRule[];
+  trigger: { kind: string; settings: { cron?: string }; references?: Record<string, unknown> };
+  scope: { level: 'project'; ref: number };
+}
+
+export interface HarborWebhook {
+  id?: number;
+  name: string;
+  description?: string;
+  targets: { type: string; address: string; skip_cert_verify?: boolean; payload_format?: string }[];
+  event_types: string[];
+  enabled: boolean;
+}
+
+export interface GcScheduleState {
+  schedule?: { type: string; cron?: string };
+  /** Harbor returns the job's parameters as a JSON string. */
+  job_parameters?: string;
+}
+
 export interface Health {
   status: string;
   components?: { name: string; status: string; error?: string }[];
@@ -84,7 +149,7 @@ interface Reply {
 interface RequestSpec {
   /** What is being done, for errors: "create user bob". */
   op: string;
-  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   query?: Record<string, string | number>;
   body?: unknown;
@@ -205,14 +270,14 @@ export class HarborClient {
   }
 
   /** Creates a project; `storageLimit` in bytes (-1 for unlimited, Harbor's default when absent). Returns its id. */
-  async createProject(project: { name: string; public: boolean; storageLimit?: number }): Promise<number> {
+  async createProject(project: { name: string; public: boolean; storageLimit?: number; metadata?: Record<string, string> }): Promise<number> {
     const reply = await this.#request({
       op: `create project ${project.name}`,
       method: 'POST',
       path: 'projects',
       body: {
         project_name: project.name,
-        metadata: { public: String(project.public) },
+        metadata: { ...project.metadata, public: String(project.public) },
         ...(project.storageLimit === undefined ? {} : { storage_limit: project.storageLimit }),
       },
     });
@@ -273,6 +338,115 @@ export class HarborClient {
       method: 'DELETE',
       path: `${projectPath(project)}/members/${member.id}`,
     });
+  }
+
+  async updateUser(user: HarborUser, profile: { email?: string; realname?: string; comment?: string }): Promise<void> {
+    await this.#request({ op: `update user ${user.username}`, method: 'PUT', path: `users/${user.user_id}`, body: profile });
+  }
+
+  /** Project settings (Harbor's metadata strings: "true"/"false", a severity). */
+  async setProjectMetadata(name: string, metadata: Record<string, string>): Promise<void> {
+    await this.#request({ op: `update the settings of project ${name}`, method: 'PUT', path: projectPath(name), body: { metadata } });
+  }
+
+  async projectQuota(project: HarborProject): Promise<HarborQuota | undefined> {
+    const found = await this.#all<HarborQuota>({ op: `read the quota of project ${project.name}`, path: 'quotas', query: { reference: 'project', reference_id: project.project_id } });
+    return found[0];
+  }
+
+  async setQuota(project: string, quota: HarborQuota, storage: number): Promise<void> {
+    await this.#request({ op: `set the storage quota of project ${project}`, method: 'PUT', path: `quotas/${quota.id}`, body: { hard: { storage } } });
+  }
+
+  /** The user group with exactly this name (LDAP, HTTP or OIDC), or undefined. */
+  async getGroup(name: string): Promise<HarborGroup | undefined> {
+    const found = await this.#all<HarborGroup>({ op: `look up group ${name}`, path: 'usergroups', query: { group_name: name } });
+    return found.find((g) => g.group_name === name);
+  }
+
+  async addGroupMember(project: string, group: { id?: number; group_name: string; group_type?: number }, role: number): Promise<void> {
+    await this.#request({ op: `add group ${group.group_name} to project ${project}`, method: 'POST', path: `${projectPath(project)}/members`, body: { role_id: role, member_group: group } });
+  }
+
+  // --- robot accounts -------------------------------------------------------------------
+
+  listRobots(): Promise<HarborRobot[]> {
+    return this.#all({ op: 'list robot accounts', path: 'robots' });
+  }
+
+  /** Creates a robot with the secret given (so it is in the vault before Harbor has it); returns its id. */
+  async createRobot(robot: { name: string; description: string; level: string; duration: number; disable: boolean; permissions: HarborRobot['permissions']; secret: Secret }): Promise<number> {
+    const { secret, ...rest } = robot;
+    const reply = await this.#request({ op: `create robot ${robot.name}`, method: 'POST', path: 'robots', body: { ...rest, secret: secret.reveal() } });
+    return idFromLocation(reply);
+  }
+
+  async updateRobot(robot: HarborRobot): Promise<void> {
+    const { id, name, description, level, duration, disable, permissions } = robot;
+    await this.#request({ op: `update robot ${name}`, method: 'PUT', path: `robots/${id}`, body: { id, name, description, level, duration, disable, permissions } });
+  }
+
+  async setRobotSecret(robot: HarborRobot, secret: Secret): Promise<void> {
+    await this.#request({ op: `set the secret of robot ${robot.name}`, method: 'PATCH', path: `robots/${robot.id}`, body: { secret: secret.reveal() } });
+  }
+
+  async deleteRobot(robot: HarborRobot): Promise<void> {
+    await this.#request({ op: `delete robot ${robot.name}`, method: 'DELETE', path: `robots/${robot.id}` });
+  }
+
+  // --- garbage collection, tag rules, webhooks ------------------------------------------
+
+  gcSchedule(): Promise<GcScheduleState> {
+    return this.#json({ op: 'read the garbage collection schedule', path: 'system/gc/schedule' });
+  }
+
+  /** POST the first schedule, PUT to change it (type None removes it). */
+  async setGcSchedule(exists: boolean, schedule: { type: string; cron?: string }, parameters: Record<string, unknown>): Promise<void> {
+    await this.#request({ op: 'set the garbage collection schedule', method: exists ? 'PUT' : 'POST', path: 'system/gc/schedule', body: { schedule, parameters } });
+  }
+
+  retention(id: number): Promise<HarborRetention> {
+    return this.#json({ op: `read retention policy ${id}`, path: `retentions/${id}` });
+  }
+
+  /** Creates the project's retention policy (Harbor records its id in the project's metadata) or replaces it. */
+  async setRetention(id: number | undefined, policy: HarborRetention): Promise<void> {
+    const op = `${id ? 'update' : 'create'} the retention policy of project ${policy.scope.ref}`;
+    await this.#request({ op, method: id ? 'PUT' : 'POST', path: id ? `retentions/${id}` : 'retentions', body: policy });
+  }
+
+  listImmutableRules(project: string): Promise<HarborRule[]> {
+    return this.#all({ op: `list immutability rules of project ${project}`, path: `${projectPath(project)}/immutabletagrules` });
+  }
+
+  /** Creates (no id) or updates (id) an immutability rule. */
+  async putImmutableRule(project: string, rule: HarborRule): Promise<void> {
+    const base = `${projectPath(project)}/immutabletagrules`;
+    await this.#request({ op: `${rule.id ? 'update' : 'create'} an immutability rule of project ${project}`, method: rule.id ? 'PUT' : 'POST', path: rule.id ? `${base}/${rule.id}` : base, body: rule });
+  }
+
+  async deleteImmutableRule(project: string, rule: HarborRule): Promise<void> {
+    await this.#request({ op: `delete immutability rule ${rule.id} of project ${project}`, method: 'DELETE', path: `${projectPath(project)}/immutabletagrules/${rule.id}` });
+  }
+
+  listWebhooks(project: string): Promise<HarborWebhook[]> {
+    return this.#all({ op: `list webhooks of project ${project}`, path: `${projectPath(project)}/webhook/policies` });
+  }
+
+  /** Creates (no id) or updates (id) a webhook policy. */
+  async putWebhook(project: string, hook: HarborWebhook): Promise<void> {
+    const base = `${projectPath(project)}/webhook/policies`;
+    await this.#request({ op: `${hook.id ? 'update' : 'create'} webhook ${hook.name} of project ${project}`, method: hook.id ? 'PUT' : 'POST', path: hook.id ? `${base}/${hook.id}` : base, body: hook });
+  }
+
+  async deleteWebhook(project: string, hook: HarborWebhook): Promise<void> {
+    await this.#request({ op: `delete webhook ${hook.name} of project ${project}`, method: 'DELETE', path: `${projectPath(project)}/webhook/policies/${hook.id}` });
+  }
+
+  /** The storage volume's size and free bytes (Harbor reports the local disk only). */
+  async volumes(): Promise<{ total: number; free: number } | undefined> {
+    const info = await this.#json<{ storage?: { total: number; free: number }[] }>({ op: 'read the storage volume', path: 'systeminfo/volumes' });
+    return info.storage?.[0];
   }
 
   // --- plumbing -------------------------------------------------------------------------

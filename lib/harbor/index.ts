@@ -1,5 +1,7 @@
-/** Harbor administration over its REST API v2.0: the client, idempotent ensure* helpers, user passwords. */
+/** Harbor administration over its REST API v2.0: the client, Harbor as code (spec, plan, reconcile), user passwords. */
 export * from './client.ts';
-export * from './ensure.ts';
+export * from './plan.ts';
+export * from './reconcile/index.ts';
+export * from './spec.ts';
 export { meetsHarborPolicy, newUserPassword } from './password.ts';
 export { table } from './table.ts';

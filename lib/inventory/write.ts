@@ -18,7 +18,7 @@ export interface JumpInventory {
   knownHostsFile: string;
   /** sudo for a user that is not root. */
   become: boolean;
-  bastion: { name: string; address: string };
+  bastion: { name: string; address: string; vars?: Vars };
   registries: PrivateHost[];
   /** The `database` group (PostgreSQL and Redis for the registries), reached like them; omitted when empty. */
   databases?: PrivateHost[];
@@ -44,7 +44,7 @@ export function jumpInventoryText(i: JumpInventory): string {
         ...i.vars,
       },
       children: {
-        bastion: { hosts: { [i.bastion.name]: { ansible_host: i.bastion.address } } },
+        bastion: { hosts: { [i.bastion.name]: { ansible_host: i.bastion.address, ...i.bastion.vars } } },
         registry: throughBastion(i.registries),
         ...(databases.length ? { database: throughBastion(databases) } : {}),
       },

@@ -42,6 +42,11 @@ export async function labInfoFor(ref: LabRef): Promise<LabInfo | null> {
   return plan && labInfo(plan);
 }
 
+/** The inventory a lab writes: the one recorded when it is up, else its default path. */
+export async function labInventoryFile(ref: LabRef): Promise<string> {
+  return (await labInfoFor(ref))?.inventoryFile ?? planLab({ name: ref.name, subnet: DEFAULT_SUBNET, registries: 1, stateDir: ref.stateDir }).inventoryFile;
+}
+
 async function ensureControllerKey(plan: LabPlan): Promise<string> {
   if (!existsSync(plan.keyFile)) {
     await mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `harbormaster-lab-${plan.name}`, '-f', plan.keyFile]);

@@ -47,6 +47,8 @@ export interface LabPlan {
   sshConfig: string;
   inventoryFile: string;
   knownHostsFile: string;
+  /** The lab deployment's vault, its password file and certificates, named in its inventory (see lib/inventory/binding.ts). */
+  secrets: LabSecrets;
   /** The lab's whole range: unreachable from the controller except for the public /24. */
   range: string;
   controllerAddress: string;
@@ -56,6 +58,21 @@ export interface LabPlan {
   /** Namespace of its own holding the private bridge, so the controller has no interface there. */
   privNs: string;
   hosts: PlannedHost[];
+}
+
+export interface LabSecrets {
+  vaultFile: string;
+  passwordFile: string;
+  certsDir: string;
+}
+
+/**
+ * The default inventory's lab keeps its secrets in the project's vault/ and certs/ (vault/lab.yaml,
+ * certs/lab/); a lab with its inventory elsewhere keeps them there, beside the inventory.
+ */
+function labSecrets(name: string, inventoryFile: string, defaultInventory: string): LabSecrets {
+  const base = inventoryFile === defaultInventory ? REPO_ROOT : dirname(inventoryFile);
+  return { vaultFile: join(base, 'vault', `${name}.yaml`), passwordFile: join(base, 'vault', `${name}.password`), certsDir: join(base, 'certs', name) };
 }
 
 export interface PlanParams {
@@ -106,7 +123,8 @@ export function planLab(p: PlanParams): LabPlan {
   checkSubnet(p.subnet);
   checkRegistries(p.registries);
   const stateDir = checkPath('--state-dir', resolve(p.stateDir ?? defaultStateDir(p.name)));
-  const inventoryFile = checkPath('--inventory', resolve(REPO_ROOT, p.inventoryFile ?? `inventory/${p.name}.yaml`));
+  const defaultInventory = resolve(REPO_ROOT, `inventory/${p.name}.yaml`);
+  const inventoryFile = checkPath('--inventory', resolve(REPO_ROOT, p.inventoryFile ?? defaultInventory));
   const sharedDir = p.registries > 1 ? join(stateDir, 'shared') : null;
   const host = (name: string, group: LabHost['group'], address: string, privIf: string, privPort: string, privAddress: string): PlannedHost => {
     const dir = join(stateDir, 'hosts', name);
@@ -141,6 +159,7 @@ export function planLab(p: PlanParams): LabPlan {
     sshConfig: join(stateDir, 'ssh_config'),
     inventoryFile,
     knownHostsFile: knownHostsBeside(inventoryFile),
+    secrets: labSecrets(p.name, inventoryFile, defaultInventory),
     range: `${s}.0.0/16`,
     controllerAddress: `${s}.0.1`,
     pubBridge: `${p.name}-pub`,
@@ -161,6 +180,7 @@ export function labInfo(plan: LabPlan): LabInfo {
     stateDir: plan.stateDir,
     inventoryFile: plan.inventoryFile,
     knownHostsFile: plan.knownHostsFile,
+    secrets: plan.secrets,
     sshConfig: plan.sshConfig,
     keyFile: plan.keyFile,
     sharedDir: plan.sharedDir,

@@ -16,6 +16,8 @@ export interface LabInfo {
   stateDir: string;
   inventoryFile: string;
   knownHostsFile: string;
+  /** Vault, password file and certificates of the lab's deployment, named in its inventory. */
+  secrets: { vaultFile: string; passwordFile: string; certsDir: string };
   /** OpenSSH client config with one Host entry per lab host (`ssh -F`). */
   sshConfig: string;
   /** The controller's private key (ed25519, 0600) that every host accepts for root. */

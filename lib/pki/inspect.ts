@@ -12,6 +12,12 @@ export function readCert(pem: string): X509Certificate | undefined {
   }
 }
 
+/** `sha256:<hex of the DER>`: how hosts record the CA they were given, and how messages name one. */
+export function certFingerprint(pem: string): string | undefined {
+  const cert = readCert(pem);
+  return cert && `sha256:${cert.fingerprint256.replace(/:/g, '').toLowerCase()}`;
+}
+
 /** Whole days until the certificate expires (negative once it has). */
 export function daysLeft(cert: X509Certificate, now: Date): number {
   return Math.floor((Date.parse(cert.validTo) - now.getTime()) / DAY_MS);

@@ -43,15 +43,22 @@ function addUnique(list: San[], san: San): void {
 
 /**
  * The SANs the registry certificate must carry: the public name first (it becomes the CN, and
- * Apache's mod_ssl checks the proxied backend against it), then for each registry host its
- * private IP (`private_ip`, else `ansible_host` when that is an address) and its inventory name.
- * A host name that is not a valid DNS name (e.g. `registry_1`) is only a label and is left out.
+ * Apache's mod_ssl checks the proxied backend against it), then hostSans of the registry hosts.
  */
 export function wantedSans(hosts: Host[], publicName: string): San[] {
   if (!isDnsName(publicName)) {
     throw new UserError(`registry public name "${publicName}" is not a valid DNS name: set registry_public_name or --name`);
   }
-  const sans: San[] = [dnsSan(publicName)];
+  return hostSans(hosts, [dnsSan(publicName)]);
+}
+
+/**
+ * For each host its private IP (`private_ip`, else `ansible_host` when that is an address) and
+ * its inventory name, after `first`. A host name that is not a valid DNS name (e.g.
+ * `registry_1`) is only a label and is left out.
+ */
+export function hostSans(hosts: Host[], first: San[] = []): San[] {
+  const sans = [...first];
   for (const host of hosts) {
     const { private_ip: privateIp, ansible_host: address } = host.vars;
     if (privateIp !== undefined) {

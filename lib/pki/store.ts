@@ -43,6 +43,10 @@ export interface EnsurePkiOptions {
   days?: number;
   renewBefore?: number;
   now?: Date;
+  /** Make a new CA even when the current one is fine (a rotation asked for). */
+  newCa?: boolean;
+  /** Sees the outcome before anything is written; throwing leaves vault and certs as they were. */
+  approve?: (result: PkiResult) => void;
 }
 
 export interface PkiResult {
@@ -59,7 +63,7 @@ export interface PkiResult {
 export async function ensurePki(opts: EnsurePkiOptions): Promise<PkiResult> {
   const { vault, certsDir, renewBefore, now } = opts;
   const ca = await ensureCa({
-    current: await readPart(vault, certsDir, 'ca'),
+    current: opts.newCa ? undefined : await readPart(vault, certsDir, 'ca'),
     commonName: `${opts.publicName} CA`,
     days: opts.caDays,
     renewBefore,
@@ -68,6 +72,7 @@ export async function ensurePki(opts: EnsurePkiOptions): Promise<PkiResult> {
   const server = opts.sans
     ? await ensureServerCert({ current: await readPart(vault, certsDir, 'server'), ca, sans: opts.sans, days: opts.days, renewBefore, now })
     : undefined;
+  opts.approve?.({ ca, server });
   const changed: [Part, Ensured][] = [];
   if (ca.changed) changed.push(['ca', ca]);
   if (server?.changed) changed.push(['server', server]);
@@ -105,3 +110,33 @@ export async function loadPki(opts: { vault: PkiVault; certsDir: string }): Prom
   }
   return { caPem, certPem, keyPem };
 }
+
+/**
+ * A further server certificate from the deployment's CA, for a service other than the registry
+ * (e.g. `database`): its key in the vault as `pki_<name>_key`, the certificate in
+ * `<certsDir>/<name>.crt`. Kept while it chains to the CA, carries `sans` and is not near expiry;
+ * the key is saved before the certificate is written, as in ensurePki.
+ */
+export async function ensureServiceCert(opts: { vault: PkiVault; certsDir: string; name: string; sans: San[]; now?: Date }): Promise<Ensured> {
+  const { vault, certsDir, name } = opts;
+  const caPem = await readIfExists(certPath(certsDir, 'ca'));
+  const caKey = vault.get(PARTS.ca.vaultKey);
+  if (!caPem || !caKey) throw new UserError(`the deployment's CA is missing (${certPath(certsDir, 'ca')}, ${PARTS.ca.vaultKey}): run \`npx zx scripts/certs.mts ca\``);
+  const current = { certPem: await readIfExists(serviceCertPath(certsDir, name)), keyPem: vault.get(serviceKeyName(name)) };
+  const ensured = await ensureServerCert({ current, ca: { certPem: caPem, keyPem: caKey }, sans: opts.sans, now: opts.now });
+  if (!ensured.changed) return ensured;
+  vault.set(serviceKeyName(name), ensured.keyPem.reveal());
+  await vault.save();
+  await writePublicFile(serviceCertPath(certsDir, name), ensured.certPem);
+  return ensured;
+}
+
+/** The certificate and key ensureServiceCert made for `name`, or null when there is none yet. */
+export async function loadServiceCert(opts: { vault: PkiVault; certsDir: string; name: string }): Promise<{ certPem: string; keyPem: Secret } | null> {
+  const certPem = await readIfExists(serviceCertPath(opts.certsDir, opts.name));
+  const keyPem = opts.vault.get(serviceKeyName(opts.name));
+  return certPem && keyPem ? { certPem, keyPem } : null;
+}
+
+const serviceKeyName = (name: string) => `pki_${name}_key`;
+export const serviceCertPath = (certsDir: string, name: string): string => join(certsDir, `${name}.crt`);

@@ -4,17 +4,19 @@ import { dirname, join, resolve } from 'node:path';
 import { parseFlags } from '../cli.ts';
 import { importUrl, PROJECT_ROOT } from '../compiled.ts';
 import { UserError } from '../errors.ts';
-import { loadRunInventory, passwordSource, type PasswordSource } from '../inventory/vaulted.ts';
-import type { Inventory } from '../inventory/types.ts';
+import { loadBoundInventory, type PasswordSource } from '../inventory/vaulted.ts';
+import { acquireLock, lockFileOf, type Holder, type Lock } from '../lock/index.ts';
+import { prepareRoles } from './prepare.ts';
 import { splitPattern } from '../inventory/limit.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
-import { DEFAULT_VAULT_FILE, VaultFile } from '../vault/index.ts';
+import { VaultFile } from '../vault/index.ts';
 import { parseVaultIdFlag } from '../vault/password.ts';
-import { redact } from '../secret.ts';
+import { CONNECTION_TYPES, type ConnectionType } from './connect.ts';
+import { trapInterrupts } from './interrupt.ts';
 import { listSteps } from './list.ts';
 import { humanReporter, jsonReporter } from './report.ts';
-import { runRoles } from './runner.ts';
-import type { PrepareContext, Role, RunOptions } from './types.ts';
+import { limitedHosts, roleHosts, runPool, runRoles } from './runner.ts';
+import type { Role, RunOptions } from './types.ts';
 import type { Vars } from '../inventory/types.ts';
 
 export const RUN_FLAGS_HELP = `  -i, --inventory FILE        inventory (Ansible YAML or INI)
@@ -24,16 +26,20 @@ export const RUN_FLAGS_HELP = `  -i, --inventory FILE        inventory (Ansible 
   -t, --tags T1,T2            only steps with one of these tags (a role's name is a tag of its steps)
       --skip-tags T1,T2       leave out steps with any of these tags
   -f, --forks N               hosts worked on at once (default 10)
+      --serial N              each role on N hosts at a time, batch after batch (over a role's own serial)
       --list-steps            list the steps each role would run, and exit
       --start-at STEP         start at the step with this name (* wildcards)
       --json                  one JSON event per line instead of text
       --host-key-checking M   strict (default) | accept-new (record unknown keys) | off (warns)
       --known-hosts FILE      known_hosts to use for every host
-      --vault-password-file F vault password file (else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt;
-                              asked only when the inventory or a role needs the vault)
+  -c, --connection TYPE       ssh | local (this machine) for every host, over ansible_connection
+      --vault-password-file F vault password file (else the inventory's harbormaster_vault_password_file, else
+                              $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt; asked only when needed)
       --vault-id ID@FILE      the same, as Ansible writes it
-      --vault FILE            the deployment's vault of secrets (default vault/secrets.yaml)
-      --certs-dir DIR         the deployment's public certificates (default certs)
+      --vault FILE            the deployment's vault of secrets (default: the inventory's harbormaster_vault,
+                              else vault/secrets.yaml in this project)
+      --certs-dir DIR         the deployment's public certificates (default: harbormaster_certs_dir, else certs)
+      --rotate-ca             replace the CA the hosts hold (a new one, unless the vault's already differs)
   -e, --extra-vars VARS       variables over all others: "k=v k2=v2" (strings) or @FILE (YAML); repeatable
   -v, --verbose               show the output of changed steps
   -h, --help                  this help`;
@@ -46,15 +52,18 @@ const OPTIONS = {
   tags: { type: 'string', short: 't' },
   'skip-tags': { type: 'string' },
   forks: { type: 'string', short: 'f' },
+  serial: { type: 'string' },
   'list-steps': { type: 'boolean' },
   'start-at': { type: 'string' },
   json: { type: 'boolean' },
   'host-key-checking': { type: 'string' },
   'known-hosts': { type: 'string' },
+  connection: { type: 'string', short: 'c' },
   'vault-password-file': { type: 'string' },
   'vault-id': { type: 'string' },
   vault: { type: 'string' },
   'certs-dir': { type: 'string' },
+  'rotate-ca': { type: 'boolean' },
   'extra-vars': { type: 'string', short: 'e', multiple: true },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
@@ -98,6 +107,8 @@ export interface RunCommand {
   vaultFile?: string;
   /** Default certs. */
   certsDir?: string;
+  /** --rotate-ca */
+  rotateCa: boolean;
   help: boolean;
 }
 
@@ -130,11 +141,17 @@ export function parseRunArgs(args: string[]): RunCommand {
   const v = parsed.values;
   const forks = v.forks === undefined ? 10 : Number(v.forks);
   if (!Number.isInteger(forks) || forks < 1) throw new UserError(`--forks "${v.forks}": give a whole number of at least 1`);
+  const serial = v.serial === undefined ? undefined : Number(v.serial);
+  if (serial !== undefined && (!/^\d+$/.test(v.serial!) || serial < 1)) throw new UserError(`--serial "${v.serial}": give a whole number of at least 1`);
   if (v.limit !== undefined) splitPattern(v.limit); // runners treat '' as no limit: refuse it here
   const fromVaultId = passwordFileOf(v['vault-id'], v['vault-password-file'] !== undefined);
   const hkc = (v['host-key-checking'] ?? 'strict') as HostKeyChecking;
   if (!['strict', 'accept-new', 'off'].includes(hkc)) {
     throw new UserError(`--host-key-checking "${hkc}": use strict, accept-new or off`);
+  }
+  const connection = v.connection as ConnectionType | undefined;
+  if (connection !== undefined && !CONNECTION_TYPES.includes(connection)) {
+    throw new UserError(`--connection "${connection}": use ${CONNECTION_TYPES.join(' or ')}`);
   }
   return {
     inventory: v.inventory,
@@ -144,6 +161,7 @@ export function parseRunArgs(args: string[]): RunCommand {
     vaultPasswordFile: v['vault-password-file'] ?? fromVaultId,
     vaultFile: v.vault,
     certsDir: v['certs-dir'],
+    rotateCa: Boolean(v['rotate-ca']),
     help: Boolean(v.help),
     options: {
       check: Boolean(v.check),
@@ -152,9 +170,11 @@ export function parseRunArgs(args: string[]): RunCommand {
       skipTags: tagList('--skip-tags', v['skip-tags']),
       startAt: v['start-at'],
       forks,
+      ...(serial !== undefined ? { serial } : {}),
       limit: v.limit,
       hostKeyChecking: hkc,
       knownHostsFile: v['known-hosts'] ? resolve(v['known-hosts']) : undefined,
+      ...(connection ? { connection } : {}),
       verbose: Boolean(v.verbose),
       extraVars: extraVars(v['extra-vars']),
     },
@@ -169,22 +189,9 @@ export async function openDeploymentVault(vaultFile: string, password: PasswordS
   return VaultFile.open(vaultFile, secret!, { create: true });
 }
 
-/** Runs each distinct `prepare` of the roles once, on the controller; their vars merged in role order. */
-async function prepareRoles(roles: Role[], cmd: RunCommand, inventory: Inventory, password: PasswordSource): Promise<Vars> {
-  const prepares = [...new Set(roles.map((r) => r.prepare).filter((p) => p !== undefined))];
-  if (prepares.length === 0) return {};
-  let vault: Promise<VaultFile> | undefined;
-  const vaultFile = cmd.vaultFile ?? DEFAULT_VAULT_FILE;
-  const ctx: PrepareContext = {
-    inventory,
-    check: cmd.options.check,
-    certsDir: cmd.certsDir ?? 'certs',
-    say: (line) => process.stderr.write(`${redact(line)}\n`),
-    vault: () => (vault ??= openDeploymentVault(vaultFile, password, cmd.options.check)),
-  };
-  let vars: Vars = {};
-  for (const prepare of prepares) vars = { ...vars, ...(await prepare(ctx)) };
-  return vars;
+/** One run per inventory: a second is refused naming the first (a check changes nothing and takes none). */
+export function lockRun(inventoryFile: string): Promise<Lock> {
+  return acquireLock(lockFileOf(resolve(inventoryFile)), { what: `inventory ${inventoryFile}`, waitSeconds: 0 });
 }
 
 /**
@@ -205,22 +212,60 @@ export async function loadRole(name: string): Promise<Role> {
   return { ...role, templateDir: role.templateDir ?? join(dirname(dirname(dirname(file))), 'templates', role.name) };
 }
 
+export interface RunCommandOptions {
+  /** Shared with what ran before (the AWS phase), so the password is asked once; default: the bound password file. */
+  password?: PasswordSource;
+  /** The caller already holds the inventory's run lock (site.mts takes it before bringing the lab up). */
+  runLocked?: boolean;
+}
+
 /** Lists or runs roles as the flags say; returns the exit code. */
-export async function runCommand(
-  cmd: RunCommand,
-  inventoryFile: string,
-  roles: Role[],
-  password: PasswordSource = passwordSource(cmd.vaultPasswordFile),
-): Promise<number> {
-  const inv = await loadRunInventory(inventoryFile, password);
+export async function runCommand(cmd: RunCommand, inventoryFile: string, roles: Role[], opts: RunCommandOptions = {}): Promise<number> {
+  const flags = { vaultFile: cmd.vaultFile, passwordFile: cmd.vaultPasswordFile, certsDir: cmd.certsDir };
+  const { inventory: inv, files, password } = await loadBoundInventory(inventoryFile, flags, opts.password);
   if (cmd.listSteps) {
-    process.stdout.write(await listSteps(inv, roles, cmd.options));
+    const listed = await listSteps(inv, roles, cmd.options);
+    process.stdout.write(listed.text);
+    if (listed.unlisted) throw new UserError(`--list-steps: ${listed.unlisted} role-and-host pair(s) cannot be listed (see above)`, 2);
     return 0;
   }
-  const sink = cmd.json
-    ? jsonReporter(process.stdout)
-    : humanReporter(process.stdout, process.stderr, { verbose: cmd.options.verbose });
-  const extraVars = { ...(await prepareRoles(roles, cmd, inv, password)), ...cmd.options.extraVars };
-  const result = await runRoles(inv, roles, { ...cmd.options, extraVars }, sink);
-  return result.exitCode;
+  const lock = cmd.options.check || opts.runLocked ? undefined : await lockRun(inv.file);
+  try {
+    if (lock?.tookOver) warnTookOver(inv.file, lock.tookOver);
+    const sink = cmd.json
+      ? jsonReporter(process.stdout)
+      : humanReporter(process.stdout, process.stderr, { verbose: cmd.options.verbose });
+    const pool = runPool(cmd.options, sink);
+    try {
+      const limited = limitedHosts(inv, cmd.options.limit);
+      const hosts = [...new Set(roles.flatMap((r) => roleHosts(inv, r, limited)))];
+      const prepared = await prepareRoles(roles, {
+        inventory: inv,
+        files,
+        passwordFileBound: cmd.vaultPasswordFile === undefined,
+        password,
+        hosts,
+        ...(cmd.options.limit !== undefined ? { limit: cmd.options.limit } : {}),
+        check: cmd.options.check,
+        rotateCa: cmd.rotateCa,
+        pool,
+        ...(cmd.options.knownHostsFile ? { knownHostsFile: cmd.options.knownHostsFile } : {}),
+      });
+      const trap = trapInterrupts((line) => process.stderr.write(line));
+      try {
+        const result = await runRoles(inv, roles, { ...cmd.options, extraVars: { ...prepared, ...cmd.options.extraVars }, signal: trap.signal }, sink, pool);
+        return result.exitCode;
+      } finally {
+        trap.release();
+      }
+    } finally {
+      pool.close();
+    }
+  } finally {
+    await lock?.release();
+  }
+}
+
+export function warnTookOver(inventoryFile: string, holder: Holder): void {
+  process.stderr.write(`warning: inventory ${inventoryFile}: took over the lock of pid ${holder.pid} (started ${holder.started}), which ended without letting it go\n`);
 }

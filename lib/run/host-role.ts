@@ -4,11 +4,13 @@ import type { Host, Inventory } from '../inventory/types.ts';
 import { redact } from '../secret.ts';
 import { applyScript, newToken, parseApplyOutput, parseProbeOutput, probeScript, type ProbeEntry, type ProbeResult } from '../steps/batch.ts';
 import type { Action, Change, Step, StepEnv } from '../steps/types.ts';
-import type { HostConnection } from '../transport/connection.ts';
+import type { Connection } from '../transport/types.ts';
 import { ConnectionLostError, UnreachableError } from '../transport/errors.ts';
 import { q } from '../transport/shell.ts';
 import { unifiedDiff } from './diff.ts';
-import { mayAffect, startAt, tagSelected } from './select.ts';
+import { mayAffect, roleSteps } from './select.ts';
+import { count } from './tally.ts';
+import { Interrupted } from './interrupt.ts';
 import { roleVars, type EventSink, type HostRecap, type Role, type RoleContext, type RunOptions, type StepStatus } from './types.ts';
 
 /** Where templates live: templates/<role>/ under the current directory (the project root). */
@@ -17,9 +19,9 @@ export const templatesRoot = (): string => resolve('templates');
 /** Everything one host carries from role to role during a run. */
 export interface HostRun {
   host: Host;
-  conn: HostConnection;
+  conn: Connection;
   tally: HostRecap;
-  status: 'ok' | 'failed' | 'unreachable';
+  status: 'ok' | 'failed' | 'unreachable' | 'interrupted';
   /** --start-at: whether this host has reached the named step yet. */
   started: boolean;
 }
@@ -50,15 +52,14 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
   const { host, conn, tally } = run;
   const { opts, emit } = rc;
   const event = (step: Step, handler: boolean, status: StepStatus, ms: number, extra: Record<string, string | undefined> = {}) => {
-    tally[status === 'changed' ? 'ok' : status]++;
-    if (status === 'changed') tally.changed++;
+    count(tally, status);
     const clean = Object.fromEntries(
       Object.entries(extra).filter(([, v]) => v !== undefined).map(([k, v]) => [k, redact(v!)]),
     );
     emit({ type: 'step', role: role.name, host: host.name, step: step.name, kind: step.kind, handler, status, ms, ...clean });
   };
   const fail = (message: string) => {
-    tally.failed++;
+    count(tally, 'failed');
     emit({ type: 'step', role: role.name, host: host.name, step: '(role)', kind: 'role', handler: false, status: 'failed', ms: 0, error: redact(message) });
     run.status = 'failed';
   };
@@ -76,25 +77,19 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
       role: role.name,
       templateDir: role.templateDir ?? resolve(templatesRoot(), role.name),
       wantDiff: opts.diff,
-      become: conn.target.become,
+      become: conn.become,
     };
-    const tagged = role.steps(ctx).filter((s) => tagSelected(s.tags, role.name, opts));
-    const from = startAt(tagged, rc.startMatcher, run.started);
-    run.started = from.started;
-    steps = from.steps;
-    handlers = role.handlers?.(ctx) ?? [];
-    const known = new Set(handlers.map((h) => h.name));
-    for (const s of steps) {
-      const unknown = s.notify.find((n) => !known.has(n));
-      if (unknown) throw new Error(`step "${s.name}" notifies "${unknown}", which is not a handler of role ${role.name}`);
-    }
+    const selected = roleSteps(role, ctx, opts, rc.startMatcher, run.started);
+    run.started = selected.started;
+    steps = selected.steps;
+    handlers = selected.handlers;
   } catch (err) {
     if (err instanceof UnreachableError || err instanceof ConnectionLostError) return unreachable(err);
     return fail((err as Error).message);
   }
 
   function unreachable(err: Error): void {
-    tally.unreachable++;
+    count(tally, 'unreachable');
     run.status = 'unreachable';
     emit({ type: 'unreachable', role: role.name, host: host.name, error: redact(err.message) });
   }
@@ -111,10 +106,19 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
     return { results: parseProbeOutput(r.stdout, token, entries), stderr: r.stderr };
   }
 
+  const stopping = () => opts.signal?.aborted === true;
+
   /** Runs a change; the steps in `next` are probed in the same exec. */
   async function apply(action: Action, step: Step, next: Step[]) {
     const token = newToken();
-    if (action.upload) await conn.upload(action.upload.local, action.upload.remote);
+    if (action.upload) {
+      await conn.upload(action.upload.local, action.upload.remote);
+      // Interrupted while uploading: the staged file goes, the destination is left as it was.
+      if (stopping()) {
+        await conn.exec(`rm -f ${q(action.upload.remote)}`);
+        throw new Interrupted(step.name, true);
+      }
+    }
     const script = action.upload ? `HM_UPLOAD=${q(action.upload.remote)}\n${action.script}` : action.script;
     const entries = await probeEntries(next);
     const r = await conn.exec(applyScript(script, entries, token), {
@@ -153,6 +157,7 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
     let retried = -1;
     for (let i = 0; i < active.length; i++) {
       const step = active[i]!;
+      if (stopping()) throw new Interrupted(step.name, false);
       if (step.afterHandlers && !handler && (await flush(notified))) await reprobe(i);
       const t0 = performance.now();
       const ms = () => Math.round(performance.now() - t0);
@@ -194,7 +199,7 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
         event(step, handler, 'changed', ms(), { summary: change.summary, diff, output: opts.verbose && output ? output : undefined });
         step.notify.forEach((n) => notified.add(n));
       } catch (err) {
-        if (err instanceof HostFailed) throw err;
+        if (err instanceof HostFailed || err instanceof Interrupted) throw err;
         if (err instanceof ConnectionLostError && retried !== i) {
           // The connection dropped: the next exec reopens it (once); state is probed afresh.
           retried = i;
@@ -215,6 +220,10 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
     await flush(notified);
   } catch (err) {
     if (err instanceof HostFailed) run.status = 'failed';
+    else if (err instanceof Interrupted) {
+      run.status = 'interrupted';
+      emit({ type: 'interrupted', role: role.name, host: host.name, step: err.step, rolledBack: err.rolledBack, signal: String(opts.signal?.reason) });
+    }
     else if (err instanceof UnreachableError || err instanceof ConnectionLostError) unreachable(err);
     else fail((err as Error).message);
   }

@@ -1,18 +1,19 @@
 import { FactsCache } from '../facts/index.ts';
-import { sshTargetOf } from '../inventory/target.ts';
 import type { Inventory } from '../inventory/types.ts';
 import { redact } from '../secret.ts';
 import { ConnectionPool } from '../transport/pool.ts';
+import { connect } from './connect.ts';
 import { limitedHosts, mapLimit, roleHosts } from './runner.ts';
-import { nameMatcher, startAt, tagSelected } from './select.ts';
+import { nameMatcher, roleSteps } from './select.ts';
 import { roleVars, type Role, type RunOptions } from './types.ts';
 
 /**
  * --list-steps: the steps each role would run, after --tags/--skip-tags/--start-at. Steps
  * depend on facts, so each host is asked for them (one exec); hosts with the same list share
- * one listing. Returns the text.
+ * one listing. Returns the text and how many role-and-host pairs could not be listed.
  */
-export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions): Promise<string> {
+export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions): Promise<{ text: string; unlisted: number }> {
+  let unlisted = 0;
   const limited = limitedHosts(inv, opts.limit);
   const pool = new ConnectionPool({ hostKeyChecking: opts.hostKeyChecking });
   const facts = new FactsCache();
@@ -27,18 +28,18 @@ export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions)
       await mapLimit(hosts, opts.forks, async (host) => {
         let text: string;
         try {
-          const conn = pool.get(sshTargetOf(inv, host, opts.knownHostsFile ? { knownHostsFile: opts.knownHostsFile } : {}));
+          const conn = connect(pool, inv, host, opts);
           const ctx = { host, vars: roleVars(role, host, opts), facts: await facts.get(host.name, conn), inventory: inv, extraVars: opts.extraVars };
-          const tagged = role.steps(ctx).filter((s) => tagSelected(s.tags, role.name, opts));
-          const from = startAt(tagged, matcher, started.get(host.name) ?? !matcher);
+          const from = roleSteps(role, ctx, opts, matcher, started.get(host.name) ?? !matcher);
           started.set(host.name, from.started);
-          const handlers = role.handlers?.(ctx) ?? [];
+          const handlers = from.handlers;
           text = [
             ...from.steps.map((s, i) => `  ${String(i + 1).padStart(3)}. ${s.name}${s.tags.length ? `  [${s.tags.join(', ')}]` : ''}${s.notify.length ? `  -> ${s.notify.join(', ')}` : ''}`),
             ...(handlers.length ? [`  handlers: ${handlers.map((h) => h.name).join(', ')}`] : []),
           ].join('\n');
         } catch (err) {
           text = `  (cannot list: ${(err as Error).message})`;
+          unlisted++;
         }
         lines.set(host.name, text);
       });
@@ -51,5 +52,5 @@ export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions)
   } finally {
     pool.close();
   }
-  return redact(out.join('\n'));
+  return { text: redact(out.join('\n')), unlisted };
 }

@@ -114,13 +114,16 @@ export function humanReporter(out: Output, err: Output, opts: { verbose: boolean
       case 'unreachable':
         print(`  ${paint('red', 'UNREACHABLE'.padEnd(8))} ${e.host.padEnd(hostWidth)}  ${paint('red', e.error)}\n`);
         return;
+      case 'interrupted':
+        print(`  ${paint('red', 'INTERRUPTED'.padEnd(8))} ${e.host.padEnd(hostWidth)}  ${e.rolledBack ? `${e.step}: its staged upload removed, nothing changed` : `before ${e.step}`} (${e.signal}, role ${e.role})\n`);
+        return;
       case 'warning':
         clearSpinner();
         err.write(redact(`${paint('yellow', 'warning:')} ${e.message}\n`));
         return;
       case 'recap':
         if (timer) clearInterval(timer);
-        print(`\n${paint('bold', e.check ? 'RECAP (check mode)' : 'RECAP')}\n${recapTable(e.hosts, paint)}wall time ${(e.wallMs / 1000).toFixed(2)} s\n`);
+        print(`\n${paint('bold', ['RECAP', e.check ? ' (check mode)' : '', e.interrupted ? ` (interrupted by ${e.interrupted})` : ''].join(''))}\n${recapTable(e.hosts, paint)}wall time ${(e.wallMs / 1000).toFixed(2)} s\n`);
         return;
     }
   };

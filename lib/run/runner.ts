@@ -1,17 +1,19 @@
 import { FactsCache } from '../facts/index.ts';
 import { selectHosts } from '../inventory/limit.ts';
-import { sshTargetOf } from '../inventory/target.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import { UserError } from '../errors.ts';
 import type { ConnectionStats } from '../transport/connection.ts';
 import { ConnectionPool } from '../transport/pool.ts';
+import { connect } from './connect.ts';
+import { INTERRUPTED_EXIT } from './interrupt.ts';
 import { runRoleOnHost, type HostRun } from './host-role.ts';
 import { nameMatcher } from './select.ts';
+import { newTally } from './tally.ts';
 import type { EventSink, HostRecap, Role, RunOptions } from './types.ts';
 
 export interface RunResult {
   hosts: Record<string, HostRecap>;
-  /** 0 all fine, 2 a host failed, 4 a host was unreachable (and none failed) — Ansible's codes. */
+  /** 0 all fine, 2 a host failed, 4 a host was unreachable (and none failed) — Ansible's codes; 130 interrupted. */
   exitCode: number;
   /** Per SSH connection (jump hosts included): handshakes, forwarded channels, round trips. */
   connections: Map<string, ConnectionStats & { via?: string }>;
@@ -43,39 +45,58 @@ export function limitedHosts(inv: Inventory, limit: string | undefined): Set<str
   return limit ? new Set(selectHosts(inv, limit).map((h) => h.name)) : undefined;
 }
 
+/** The connections of a run: host key checking as asked, warnings as run events. */
+export const runPool = (opts: Pick<RunOptions, 'hostKeyChecking'>, emit: EventSink): ConnectionPool =>
+  new ConnectionPool({ hostKeyChecking: opts.hostKeyChecking }, (message) => emit({ type: 'warning', message }));
+
 /**
- * Runs roles in order; each role on its hosts in parallel (--forks). One SSH connection per
- * host for the whole run; a host that fails or is unreachable takes no further part.
+ * Runs roles in order; each role on its hosts in parallel (--forks), or batch after batch
+ * (--serial, a role's `serial`). One SSH connection per host for the whole run; a host that
+ * fails or is unreachable takes no further part.
  */
-export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, emit: EventSink): Promise<RunResult> {
+export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, emit: EventSink, connections?: ConnectionPool): Promise<RunResult> {
   const started = performance.now();
   const limited = limitedHosts(inv, opts.limit);
-  const pool = new ConnectionPool({ hostKeyChecking: opts.hostKeyChecking }, (message) => emit({ type: 'warning', message }));
+  // The caller's pool when its prepare already read the hosts: still one connection per host.
+  const pool = connections ?? runPool(opts, emit);
   const facts = new FactsCache();
   const runs = new Map<string, HostRun>();
   const startMatcher = opts.startAt ? nameMatcher(opts.startAt) : undefined;
   emit({ type: 'run', roles: roles.map((r) => r.name), check: opts.check });
-  let connections: RunResult['connections'];
+  let stats: RunResult['connections'];
   try {
     for (const role of roles) {
+      if (opts.signal?.aborted) break;
       const hosts = roleHosts(inv, role, limited);
-      if (hosts.length === 0 && !limited) emit({ type: 'warning', message: `role ${role.name}: no host matches "${role.hosts}"; skipped` });
+      if (hosts.length === 0 && !limited && !role.optional) emit({ type: 'warning', message: `role ${role.name}: no host matches "${role.hosts}"; skipped` });
       for (const h of hosts) {
         if (runs.has(h.name)) continue;
-        const conn = pool.get(sshTargetOf(inv, h, opts.knownHostsFile ? { knownHostsFile: opts.knownHostsFile } : {}));
-        const tally: HostRecap = { ok: 0, changed: 0, unreachable: 0, failed: 0, skipped: 0, roundTrips: { exec: 0, sftp: 0 } };
-        runs.set(h.name, { host: h, conn, tally, status: 'ok', started: !startMatcher });
+        const conn = connect(pool, inv, h, opts);
+        runs.set(h.name, { host: h, conn, tally: newTally(), status: 'ok', started: !startMatcher });
       }
       const live = hosts.map((h) => runs.get(h.name)!).filter((r) => r.status === 'ok');
       if (live.length === 0) continue;
       emit({ type: 'role', role: role.name, hosts: live.map((r) => r.host.name) });
-      await mapLimit(live, opts.forks, (run) => runRoleOnHost(role, run, { inventory: inv, facts, opts, startMatcher, emit }));
+      const size = opts.serial ?? role.serial ?? live.length;
+      for (let i = 0; i < live.length; i += size) {
+        const batch = live.slice(i, i + size);
+        // Hosts still waiting for a fork when the run is interrupted do not start.
+        await mapLimit(batch, opts.forks, async (run) => (opts.signal?.aborted ? undefined : runRoleOnHost(role, run, { inventory: inv, facts, opts, startMatcher, emit })));
+        if (opts.signal?.aborted) break;
+        const failed = batch.filter((r) => r.status !== 'ok').map((r) => r.host.name);
+        const rest = live.slice(i + size).map((r) => r.host.name);
+        if (failed.length && rest.length) {
+          // A rolling change that breaks one batch must not go on to break the next.
+          emit({ type: 'warning', message: `role ${role.name}: ${failed.join(', ')} failed, so it did not run on ${rest.join(', ')} (serial ${size})` });
+          break;
+        }
+      }
     }
-    if (startMatcher && runs.size > 0 && [...runs.values()].every((r) => !r.started && r.status === 'ok')) {
+    if (startMatcher && !opts.signal?.aborted && runs.size > 0 && [...runs.values()].every((r) => !r.started && r.status === 'ok')) {
       throw new UserError(`--start-at "${opts.startAt}": no step of the selected roles has that name`);
     }
   } finally {
-    connections = pool.stats();
+    stats = pool.stats();
     pool.close();
   }
   const hosts: Record<string, HostRecap> = {};
@@ -83,7 +104,9 @@ export async function runRoles(inv: Inventory, roles: Role[], opts: RunOptions, 
     const { exec, sftp } = run.conn.stats;
     hosts[name] = { ...run.tally, roundTrips: { exec, sftp } };
   }
-  emit({ type: 'recap', hosts, wallMs: Math.round(performance.now() - started), check: opts.check });
+  const interrupted = opts.signal?.aborted ? String(opts.signal.reason) : undefined;
+  emit({ type: 'recap', hosts, wallMs: Math.round(performance.now() - started), check: opts.check, ...(interrupted ? { interrupted } : {}) });
   const statuses = [...runs.values()].map((r) => r.status);
-  return { hosts, connections, exitCode: statuses.includes('failed') ? 2 : statuses.includes('unreachable') ? 4 : 0 };
+  const exitCode = interrupted ? INTERRUPTED_EXIT : statuses.includes('failed') ? 2 : statuses.includes('unreachable') ? 4 : 0;
+  return { hosts, connections: stats, exitCode };
 }

@@ -1,4 +1,5 @@
 import type { Step } from '../steps/types.ts';
+import type { Role, RoleContext } from './types.ts';
 
 export interface TagFilter {
   tags?: string[];
@@ -8,13 +9,15 @@ export interface TagFilter {
 /**
  * Ansible's tag rules: with --tags a step runs when it has one of them (`all` matches every
  * step; a step tagged `always` runs unless `always` is skipped); --skip-tags removes steps
- * having any of them. Every step also carries its role's name as a tag.
+ * having any of them. Every step also carries its role's name as a tag. A step tagged `never`
+ * (an operator's chore, e.g. a backup) runs only when --tags names one of its own tags.
  */
 export function tagSelected(stepTags: string[], role: string, filter: TagFilter): boolean {
   const tags = new Set([...stepTags, role]);
   const skip = filter.skipTags ?? [];
   if (skip.some((t) => tags.has(t) || t === 'all')) return false;
   const want = filter.tags ?? [];
+  if (stepTags.includes('never')) return want.some((t) => stepTags.includes(t));
   if (want.length === 0 || want.includes('all')) return true;
   if (tags.has('always')) return true;
   return want.some((t) => tags.has(t));
@@ -49,4 +52,34 @@ export function mayAffect(writes: string[] | undefined, reads: string[] | undefi
   if (reads === undefined) return true;
   const within = (p: string, q: string) => p === q || p.startsWith(q.endsWith('/') ? q : `${q}/`);
   return writes.some((w) => reads.some((r) => within(w, r) || within(r, w)));
+}
+
+export interface RoleSelection {
+  /** The steps to run, in order. */
+  steps: Step[];
+  handlers: Step[];
+  /** --start-at: whether this host has reached the named step (carried to the next role). */
+  started: boolean;
+}
+
+/**
+ * What a role runs on a host (the run and --list-steps agree on it): its steps after --tags /
+ * --skip-tags and --start-at, and its handlers. A step notifying no handler of the role is an error.
+ */
+export function roleSteps(
+  role: Role,
+  ctx: RoleContext,
+  filter: TagFilter,
+  matches: ((name: string) => boolean) | undefined,
+  started: boolean,
+): RoleSelection {
+  const tagged = role.steps(ctx).filter((s) => tagSelected(s.tags, role.name, filter));
+  const from = startAt(tagged, matches, started);
+  const handlers = role.handlers?.(ctx) ?? [];
+  const known = new Set(handlers.map((h) => h.name));
+  for (const s of from.steps) {
+    const unknown = s.notify.find((n) => !known.has(n));
+    if (unknown) throw new Error(`step "${s.name}" notifies "${unknown}", which is not a handler of role ${role.name}`);
+  }
+  return { steps: from.steps, handlers, started: from.started };
 }

@@ -1,4 +1,4 @@
-import { redact, type Secret } from '../secret.ts';
+import { holdsSecret, redact, type Secret } from '../secret.ts';
 import { q } from '../transport/shell.ts';
 import { common, StepError } from './base.ts';
 import { fields } from './fileops.ts';
@@ -38,8 +38,12 @@ export function envFromStdin(env: Record<string, string | Secret>): { script: st
 
 /** Runs a command unless its guards say the work is done; changed only when it ran. */
 export function command(opts: CommandOptions): Step {
-  if (redact(opts.cmd) !== opts.cmd) {
-    throw new StepError(`command "${redact(opts.cmd)}": holds a secret value; pass it with env instead`);
+  for (const [field, text] of Object.entries({ cmd: opts.cmd, unless: opts.unless, creates: opts.creates, cwd: opts.cwd })) {
+    if (text !== undefined && holdsSecret(text)) {
+      throw new StepError(
+        `command "${redact(opts.name ?? opts.cmd)}": its ${field} holds a secret (a vault value interpolated into the command string); pass it on stdin (the env option) or in a 0600 file`,
+      );
+    }
   }
   const bad = Object.keys(opts.env ?? {}).find((n) => !ENV_NAME.test(n));
   if (bad !== undefined) throw new StepError(`command env: "${bad}" is not a variable name`);

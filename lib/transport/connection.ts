@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { NodeSSH, type Config } from 'node-ssh';
@@ -12,7 +11,9 @@ import {
   recordHostKey,
   verifyHostKey,
 } from './knownhosts.ts';
+import { KeyStore } from './keys.ts';
 import { q } from './shell.ts';
+import type { Connection, ConnectionStats, ExecOptions, ExecResult } from './types.ts';
 
 export type HostKeyChecking = 'strict' | 'accept-new' | 'off';
 
@@ -23,27 +24,7 @@ export interface TransportSettings {
   commandTimeoutMs: number;
 }
 
-export interface ExecOptions {
-  /** Bytes for the command's stdin (how content and secrets reach the host: never argv). */
-  stdin?: string | Buffer;
-  timeoutMs?: number;
-}
-
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** What one connection cost: exec requests and SFTP operations are the round trips a run pays for. */
-export interface ConnectionStats {
-  exec: number;
-  sftp: number;
-  /** SSH handshakes made (1 unless the connection dropped and was reopened). */
-  logins: number;
-  /** Channels forwarded through this connection to hosts behind it. */
-  forwards: number;
-}
+export type { ConnectionStats, ExecOptions, ExecResult } from './types.ts';
 
 /** Opens a channel to address:port through the jump host's connection, to carry an inner SSH session. */
 export type Forwarder = (jump: SshTarget, address: string, port: number) => Promise<Readable>;
@@ -81,7 +62,7 @@ function tcpSocket(host: string, port: number): Socket {
  * The one SSH connection to a host for a whole run (node-ssh over ssh2). Connects at first use;
  * after a drop, the next use reopens it once, and a failed reopen makes the host unreachable.
  */
-export class HostConnection {
+export class HostConnection implements Connection {
   readonly stats: ConnectionStats = { exec: 0, sftp: 0, logins: 0, forwards: 0 };
   #ssh: NodeSSH | null = null;
   #opening: Promise<NodeSSH> | null = null;
@@ -94,7 +75,16 @@ export class HostConnection {
     private readonly settings: TransportSettings,
     private readonly forward: Forwarder,
     private readonly warn: (message: string) => void,
+    private readonly keys: KeyStore = new KeyStore(),
   ) {}
+
+  get name(): string {
+    return this.target.name;
+  }
+
+  get become(): boolean {
+    return this.target.become;
+  }
 
   /** The live node-ssh connection, opening it if needed. */
   ssh(): Promise<NodeSSH> {
@@ -298,21 +288,7 @@ export class HostConnection {
     };
     if (preferred.length) config.algorithms = { serverHostKey: { remove: preferred, prepend: preferred } as never };
     // Only the method we have: ssh2 would otherwise spend a round trip trying "none" first.
-    if (t.keyFile) {
-      config.authHandler = ['publickey'];
-      try {
-        config.privateKey = await readFile(t.keyFile, 'utf8');
-      } catch (err) {
-        throw new UnreachableError(`${t.name}: cannot read private key ${t.keyFile}: ${describe(err)}`);
-      }
-    } else if (process.env.SSH_AUTH_SOCK) {
-      config.authHandler = ['agent'];
-      config.agent = process.env.SSH_AUTH_SOCK;
-    } else {
-      throw new UnreachableError(
-        `${t.name}: no private key (set ansible_ssh_private_key_file) and no ssh-agent (SSH_AUTH_SOCK)`,
-      );
-    }
+    Object.assign(config, await this.keys.auth(t));
     return config;
   }
 

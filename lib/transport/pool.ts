@@ -1,5 +1,8 @@
 import type { SshTarget } from '../inventory/types.ts';
 import { HostConnection, type ConnectionStats, type TransportSettings } from './connection.ts';
+import { KeyStore } from './keys.ts';
+import { LocalConnection } from './local.ts';
+import type { Connection } from './types.ts';
 
 const DEFAULTS: TransportSettings = {
   hostKeyChecking: 'strict',
@@ -14,6 +17,8 @@ const DEFAULTS: TransportSettings = {
 export class ConnectionPool {
   readonly settings: TransportSettings;
   #connections = new Map<string, HostConnection>();
+  #local = new Map<string, LocalConnection>();
+  #keys = new KeyStore();
 
   constructor(
     settings: Partial<TransportSettings> = {},
@@ -34,9 +39,17 @@ export class ConnectionPool {
         this.settings,
         (jump, address, port) => this.get(jump).forwardOut(address, port),
         this.warn,
+        this.#keys,
       );
       this.#connections.set(target.name, conn);
     }
+    return conn;
+  }
+
+  /** A host reached as this machine (`ansible_connection: local`). */
+  local(name: string, become = false): Connection {
+    let conn = this.#local.get(name);
+    if (!conn) this.#local.set(name, (conn = new LocalConnection(name, become, this.settings.commandTimeoutMs)));
     return conn;
   }
 
@@ -46,6 +59,7 @@ export class ConnectionPool {
     for (const [name, conn] of this.#connections) {
       out.set(name, { ...conn.stats, ...(conn.target.jump ? { via: conn.target.jump.name } : {}) });
     }
+    for (const [name, conn] of this.#local) out.set(name, { ...conn.stats });
     return out;
   }
 
@@ -54,6 +68,8 @@ export class ConnectionPool {
     const conns = [...this.#connections.values()];
     for (const c of conns.filter((c) => c.target.jump)) c.close();
     for (const c of conns.filter((c) => !c.target.jump)) c.close();
+    for (const c of this.#local.values()) c.close();
     this.#connections.clear();
+    this.#local.clear();
   }
 }

@@ -21,7 +21,8 @@ export function apacheLayout(facts: Facts, vhost: string): ApacheLayout {
       configtest: 'apache2ctl configtest',
       vhostPath: `/etc/apache2/sites-available/${vhost}.conf`,
       logDir: '/var/log/apache2',
-      modules: ['ssl', 'proxy', 'proxy_http', 'headers', 'alias'],
+      // The balancer and its health checks serve several registry hosts (and cost nothing with one).
+      modules: ['ssl', 'proxy', 'proxy_http', 'headers', 'alias', 'proxy_balancer', 'lbmethod_byrequests', 'slotmem_shm', 'proxy_hcheck'],
     };
   }
   if (facts.osFamily === 'redhat') {

@@ -1,11 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { selectHosts } from '../../lib/inventory/limit.ts';
 import { roleVars, type Role, type RoleContext } from '../../lib/run/types.ts';
 import { command, pkg, service, template, type Step } from '../../lib/steps/index.ts';
 import { loadedFiles } from '../shared/loaded.ts';
 import { servesCurrentCert, tlsPaths, tlsSteps } from '../shared/tls.ts';
 import { verifyService } from '../shared/verify.ts';
 import { need, prepareDeployment } from '../shared/deployment.ts';
+import { groupHosts, GROUPS, privateAddress } from '../shared/topology.ts';
 import registry from '../registry/index.ts';
 import { apacheLayout, type ApacheLayout } from './apache.ts';
 
@@ -16,22 +16,35 @@ const RECORD = 'record what apache loaded';
 const DEBIAN_DEFAULT_SITE = '000-default';
 const DEBIAN_DEFAULT_LINK = `/etc/apache2/sites-enabled/${DEBIAN_DEFAULT_SITE}.conf`;
 
+export interface Backend {
+  /** The registry host's inventory name (the balancer's route), or `registry_backend`. */
+  route: string;
+  url: string;
+  /** The balancer member: the URL without a path (mod_proxy_hcheck prefixes the member's path to hcuri). */
+  member: string;
+  /** What mod_proxy_hcheck GETs: the registry's `/v2/` (401 or 200 is healthy) or Harbor's `/api/v2.0/ping`. */
+  healthPath: string;
+}
+
+/** The balancer's name; registry hosts take themselves out of it at https://<proxy>/balancer-manager. */
+export const BALANCER = 'registry';
+
 /**
- * Where the proxy sends requests: `registry_backend` (host[:port]) when set, else the registry
- * group's host by its private address and the port the registry role uses there in this run
- * (its defaults < that host's vars < extra vars). One backend: registries with filesystem
- * storage share nothing.
+ * Where the proxy sends requests: `registry_backend` (host[:port]) when set, else every host of
+ * the registry group by its private address and the port and engine the registry role uses
+ * there in this run (its defaults < that host's vars < extra vars).
  */
-export function backendUrl({ vars, inventory, extraVars }: RoleContext): string {
-  if (vars.registry_backend !== undefined) return `https://${String(vars.registry_backend)}/`;
-  const hosts = selectHosts(inventory, 'registry');
-  if (hosts.length > 1) {
-    throw new Error(`role ${ROLE}: ${hosts.length} registry hosts; set registry_backend to the one the proxy serves`);
+export function backends({ vars, inventory, extraVars }: RoleContext): Backend[] {
+  if (vars.registry_backend !== undefined) {
+    const member = `https://${String(vars.registry_backend)}`;
+    return [{ route: 'registry_backend', url: `${member}/`, member, healthPath: '/v2/' }];
   }
-  const h = hosts[0]!;
-  const address = String(h.vars.private_ip ?? h.vars.ansible_host ?? h.name);
-  const port = Number(roleVars(registry, h, { extraVars }).registry_port);
-  return `https://${address}${port === 443 ? '' : `:${port}`}/`;
+  return groupHosts(inventory, GROUPS.registry).map((h) => {
+    const hv = roleVars(registry, h, { extraVars });
+    const port = Number(hv.registry_port);
+    const member = `https://${privateAddress(h)}${port === 443 ? '' : `:${port}`}`;
+    return { route: h.name, url: `${member}/`, member, healthPath: hv.registry_engine === 'harbor' ? '/api/v2.0/ping' : '/v2/' };
+  });
 }
 
 /** Apache has loaded the vhost, the TLS files and (Debian) the enabled modules and sites; else configtest, reload. */
@@ -96,6 +109,9 @@ const proxy: Role = {
   steps: (ctx) => {
     const apache = apacheLayout(ctx.facts, VHOST);
     const publicName = need<string>(ctx.vars, 'registry_public_name', ROLE);
+    const members = backends(ctx);
+    if (members.length === 0) throw new Error(`role ${ROLE}: the inventory has no registry host to proxy to; add one to group ${GROUPS.registry} or set registry_backend`);
+    const balanced = members.length > 1;
     return [
       pkg({ packages: [...apache.packages, 'openssl'], tags: ['packages'] }),
       ...tlsSteps({ role: ROLE, vars: ctx.vars }),
@@ -105,7 +121,7 @@ const proxy: Role = {
         mode: '0644',
         owner: 'root',
         group: 'root',
-        vars: { apache, tls: tlsPaths(), backend_url: backendUrl(ctx) },
+        vars: { apache, tls: tlsPaths(), backends: members, balanced, balancer: BALANCER, manager_clients: groupHosts(ctx.inventory, GROUPS.registry).map(privateAddress) },
         tags: ['config'],
       }),
       ...debianEnable(apache),

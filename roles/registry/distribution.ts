@@ -7,10 +7,11 @@ import { htpasswdFile } from './htpasswd.ts';
 import { loadedFiles } from '../shared/loaded.ts';
 import { servesCurrentCert, tlsPaths, tlsSteps } from '../shared/tls.ts';
 import { verifyService, waitUntil } from '../shared/verify.ts';
-import { need } from '../shared/deployment.ts';
+import { need, needSecret } from '../shared/deployment.ts';
+import { databaseHost, privateAddress, REDIS_DBS, REDIS_PORT } from '../shared/topology.ts';
 
 const ROLE = 'registry';
-const SERVICE = 'docker-registry';
+export const SERVICE = 'docker-registry';
 const USER = 'docker-registry';
 const CONFIG_DIR = '/etc/docker/registry';
 const BINARY = '/usr/bin/docker-registry';
@@ -80,7 +81,16 @@ const loaded = () =>
     recordName: RECORD,
   });
 
-export function distributionSteps({ vars, facts }: RoleContext): Step[] {
+/** With a db host, its Redis caches blob descriptors for every registry host (the password must be in the vault). */
+function redisCache({ vars, inventory }: RoleContext): { addr: string; db: number } | null {
+  const db = databaseHost(inventory);
+  if (!db) return null;
+  needSecret(vars, 'redis_password', ROLE);
+  return { addr: `${privateAddress(db)}:${REDIS_PORT}`, db: REDIS_DBS.registry };
+}
+
+export function distributionSteps(ctx: RoleContext): Step[] {
+  const { vars, facts } = ctx;
   if (facts.osFamily !== 'debian') {
     throw new Error(`role ${ROLE}: registry_engine distribution uses the Debian/Ubuntu ${SERVICE} package; ${facts.distribution} is not supported`);
   }
@@ -100,7 +110,7 @@ export function distributionSteps({ vars, facts }: RoleContext): Step[] {
     template({
       src: 'config.yml.njk',
       dest: DISTRIBUTION_PATHS.config,
-      vars: { tls: tlsPaths(), htpasswd_path: DISTRIBUTION_PATHS.htpasswd },
+      vars: { tls: tlsPaths(), htpasswd_path: DISTRIBUTION_PATHS.htpasswd, redis: redisCache(ctx) },
       ...attrs,
     }),
     loaded().step,

@@ -14,12 +14,13 @@ import { loadedFiles } from '../shared/loaded.ts';
 import { tlsPaths, tlsSteps } from '../shared/tls.ts';
 import { verifyService, waitUntil } from '../shared/verify.ts';
 import { need, needSecret } from '../shared/deployment.ts';
+import { harborExternal } from './external.ts';
 
 const ROLE = 'registry';
 const RECONFIGURE = 'reconfigure harbor';
 const RECORD = 'record what harbor loaded';
 /** Written once install.sh has succeeded: later runs reconfigure instead of installing. */
-const INSTALLED = '/etc/harbormaster/harbor.installed';
+export const INSTALLED = '/etc/harbormaster/harbor.installed';
 /** install.sh's last line when every container came up healthy. */
 const INSTALL_OK = 'Harbor has been installed and started successfully';
 
@@ -37,7 +38,7 @@ function dockerPackages(facts: Facts): string[] {
 }
 
 /** `docker compose` (v2) when the plugin is there, else docker-compose (v1), as Harbor's install.sh picks. */
-const COMPOSE = 'if docker compose version >/dev/null 2>&1; then dc="docker compose"; else dc=docker-compose; fi';
+export const COMPOSE = 'if docker compose version >/dev/null 2>&1; then dc="docker compose"; else dc=docker-compose; fi';
 
 function absolute(vars: Vars, name: string): string {
   const path = String(need(vars, name, ROLE));
@@ -159,7 +160,8 @@ function s3Vars(vars: Vars): Vars {
 }
 
 /** The steps of a Harbor registry host: Docker, the installer, the certificate, harbor.yml, install once. */
-export function harborSteps({ vars, facts }: RoleContext): Step[] {
+export function harborSteps(ctx: RoleContext): Step[] {
+  const { vars, facts } = ctx;
   const packages = dockerPackages(facts);
   const p = harborPaths(vars);
   const sha256 = installerSha256(vars, p.version);
@@ -174,6 +176,7 @@ export function harborSteps({ vars, facts }: RoleContext): Step[] {
   const templateVars = {
     harbor: { paths: p, tls: tlsPaths(), trivy: flag(vars, 'harbor_trivy'), s3Redirect: storage === 's3' && flag(vars, 'registry_s3_redirect') },
     harbor_db_password: harborSecret(vars, 'harbor_db_password'),
+    external: harborExternal(ctx),
     ...(storage === 's3' ? s3Vars(vars) : {}),
   };
   const l = loaded(p.config);

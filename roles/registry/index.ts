@@ -4,9 +4,11 @@ import type { Step } from '../../lib/steps/index.ts';
 import { distributionHandlers, distributionSteps } from './distribution.ts';
 import { harborHandlers, harborSteps } from './harbor.ts';
 import { prepareDeployment } from '../shared/deployment.ts';
+import { balancerHandlers, BACK, OUT } from './balancer.ts';
 
 interface Engine {
   steps(ctx: RoleContext): Step[];
+  /** The first (re)starts the registry. */
   handlers(ctx: RoleContext): Step[];
 }
 
@@ -56,8 +58,20 @@ const registry: Role = {
     /** Install Harbor with Trivy, the vulnerability scanner (install.sh --with-trivy). */
     harbor_trivy: false,
   },
-  steps: (ctx) => engineOf(ctx).steps(ctx),
-  handlers: (ctx) => engineOf(ctx).handlers(ctx),
+  // Behind a balancer, one host at a time: each restarts out of the pool (roles/registry/balancer.ts).
+  serial: 1,
+  steps: (ctx) => aroundRestarts(ctx, engineOf(ctx).steps(ctx), engineOf(ctx).handlers(ctx)),
+  handlers: (ctx) => {
+    const { out, back } = balancerHandlers(ctx);
+    return [...out, ...engineOf(ctx).handlers(ctx), ...back];
+  },
 };
+
+/** Every step that restarts the registry also takes the host out of the balancer first and puts it back after (when there is one). */
+function aroundRestarts(ctx: RoleContext, steps: Step[], handlers: Step[]): Step[] {
+  const restart = handlers[0]!.name;
+  if (balancerHandlers(ctx).out.length === 0) return steps;
+  return steps.map((s) => (s.notify.includes(restart) ? { ...s, notify: [OUT, ...s.notify, BACK] } : s));
+}
 
 export default registry;

@@ -6,9 +6,11 @@ import { UserError } from '../../lib/errors.ts';
 import { newUserPassword } from '../../lib/harbor/password.ts';
 import type { Vars } from '../../lib/inventory/types.ts';
 import { selectHosts } from '../../lib/inventory/limit.ts';
-import { ensurePki, loadPki, readCert, registryPublicName, sansOf, wantedSans, type PkiVault } from '../../lib/pki/index.ts';
+import { certFingerprint, certPath, ensurePki, ensureServiceCert, hostSans, loadPki, loadServiceCert, readCert, readIfExists, registryPublicName, sansOf, wantedSans, type PkiVault } from '../../lib/pki/index.ts';
 import type { PrepareContext } from '../../lib/run/types.ts';
 import { isSecret, Secret } from '../../lib/secret.ts';
+import { CA_RECORD, TLS_CA } from './tls.ts';
+import { groupHosts, GROUPS } from './topology.ts';
 
 /** The slice of lib/vault's VaultFile these roles use. */
 export interface DeploymentVault extends PkiVault {
@@ -18,8 +20,13 @@ export interface DeploymentVault extends PkiVault {
 const USERS_KEY = 'registry_users';
 const ADMIN_PASSWORD_KEY = 'registry_admin_password';
 const HTTP_SECRET_KEY = 'registry_http_secret';
-/** Harbor's first admin password and its database password (registry_engine harbor). */
-const HARBOR_KEYS = ['harbor_admin_password', 'harbor_db_password'];
+/**
+ * Harbor's first admin password and its database password (registry_engine harbor; roles/postgres
+ * gives the db host's Harbor user the same one), and the db host's Redis password.
+ */
+const HARBOR_KEYS = ['harbor_admin_password', 'harbor_db_password', 'redis_password'];
+/** The db host's certificate (PostgreSQL's TLS): pki_database_key in the vault, <certs>/database.crt. */
+const DB_CERT = 'database';
 /** Letters, digits, `_` and `-`: a dot would nest the vault key, a colon would break htpasswd. */
 const USER_NAME = /^[A-Za-z0-9_-]+$/;
 
@@ -54,12 +61,12 @@ export async function ensureGeneratedSecrets(vault: DeploymentVault, check = fal
   const harbor = HARBOR_KEYS.filter((k) => !vault.get(k));
   if (check || missing.length + harbor.length === 0) return;
   for (const key of missing) vault.set(key, randomSecret());
-  // Harbor's rule (upper, lower, digit) binds its admin password; the DB password gets the same kind.
+  // Harbor's rule (upper, lower, digit) binds its admin password; the others get the same kind.
   for (const key of harbor) vault.set(key, newUserPassword(32).reveal());
   await vault.save();
 }
 
-/** Harbor's passwords, those the vault holds (all of them after ensureGeneratedSecrets outside check mode). */
+/** Harbor's and Redis's passwords, those the vault holds (all of them after ensureGeneratedSecrets outside check mode). */
 function harborSecrets(vault: DeploymentVault): Vars {
   return Object.fromEntries(HARBOR_KEYS.flatMap((k) => (vault.get(k) ? [[k, vault.get(k)!]] : [])));
 }
@@ -80,6 +87,7 @@ export async function deploymentVars(opts: { vault: DeploymentVault; certsDir: s
   const pki = await loadPki(opts);
   const { vault } = opts;
   await ensureGeneratedSecrets(vault, opts.check);
+  const db = await loadServiceCert({ vault, certsDir: opts.certsDir, name: DB_CERT });
   return {
     registry_public_name: publicNameOf(pki.certPem, opts.certsDir),
     tls_ca_pem: pki.caPem,
@@ -89,6 +97,7 @@ export async function deploymentVars(opts: { vault: DeploymentVault; certsDir: s
     registry_http_secret: vault.get(HTTP_SECRET_KEY)!,
     ...harborSecrets(vault),
     ...s3Key(vault),
+    ...(db ? { db_tls_cert_pem: db.certPem, db_tls_key_pem: db.keyPem } : {}),
   };
 }
 
@@ -115,21 +124,79 @@ export function needSecret(vars: Vars, name: string, role: string): Secret {
   return value;
 }
 
+/** The fingerprint of the CA each host holds: its record, else (deployed before hosts kept one) the CA itself; hosts never deployed are left out. */
+async function hostCas(ctx: PrepareContext): Promise<Map<string, string>> {
+  const read = await ctx.read(ctx.hosts, `cat ${CA_RECORD} 2>/dev/null || cat ${TLS_CA} 2>/dev/null || true`);
+  const held = new Map<string, string>();
+  for (const [host, out] of read) {
+    const text = out.trim();
+    const fingerprint = text.startsWith('-----BEGIN') ? certFingerprint(text) : /^sha256:[0-9a-f]{64}$/.test(text) ? text : undefined;
+    if (fingerprint) held.set(host, fingerprint);
+  }
+  return held;
+}
+
+/** Refuses, naming both fingerprints, a CA other than the one the hosts hold, unless rotating. */
+function guardCa(ctx: PrepareContext, held: Map<string, string>, caPem: string): void {
+  const ours = certFingerprint(caPem)!;
+  const other = [...held].find(([, f]) => f !== ours);
+  if (!other || ctx.rotateCa) return;
+  throw new UserError(
+    `${other[0]} holds CA ${other[1]} but this run's CA is ${ours} (${ctx.certsDir}/ca.crt, vault ${ctx.vaultFile}): ` +
+      'nothing changed; if this is the deployment\'s vault, pass --rotate-ca to replace the CA on every host',
+  );
+}
+
+/** A new vault only for a first run on the whole inventory: no host holds a CA yet. */
+function mayCreateVault(ctx: PrepareContext, held: Map<string, string>): boolean {
+  if (ctx.vaultExists) return false;
+  const [deployed] = held;
+  if (deployed) {
+    throw new UserError(
+      `vault ${ctx.vaultFile} does not exist but ${deployed[0]} holds CA ${deployed[1]}: this inventory was deployed with another vault; ` +
+        'name it in the inventory (harbormaster_vault) or pass --vault (nothing changed)',
+    );
+  }
+  if (ctx.limit !== undefined) throw new UserError(`vault ${ctx.vaultFile} does not exist: a first run makes it on the whole inventory, without --limit (or create it with npx zx scripts/vault.mts create ${ctx.vaultFile})`);
+  if (!ctx.check) ctx.say(`vault: creating ${ctx.vaultFile} (no host of this run has been deployed yet)`);
+  return true;
+}
+
 /**
- * The `prepare` of the proxy and registry roles, once per run on the controller: makes sure the
- * CA and the server certificate exist and cover the public name and the registry hosts (saying
- * why when it makes or renews one), then hands deploymentVars to every host. Check mode only reads.
+ * The `prepare` of the site's roles, once per run on the controller, before any host changes:
+ * reads the CA each host holds; makes sure the CA and the server certificate exist and cover
+ * the public name and the registry hosts, and with a database group the db host's certificate
+ * (saying why when it makes or renews one), refusing a CA other than the hosts' unless
+ * --rotate-ca; then hands deploymentVars to every host. Check mode only reads.
  */
 export async function prepareDeployment(ctx: PrepareContext): Promise<Vars> {
-  const vault = await ctx.vault();
-  if (!ctx.check) {
-    const hosts = selectHosts(ctx.inventory, 'registry');
-    const publicName = registryPublicName(hosts, ctx.inventory.file);
-    const result = await ensurePki({ vault, certsDir: ctx.certsDir, publicName, sans: wantedSans(hosts, publicName) });
-    const parts = [['CA', result.ca], ['server certificate', result.server]] as const;
-    for (const [what, r] of parts) {
-      if (r?.changed) ctx.say(`pki: ${what} ${r.reason === 'missing' ? 'created' : 'renewed'} (${r.reason})`);
-    }
+  const held = await hostCas(ctx);
+  const vault = await ctx.vault({ create: mayCreateVault(ctx, held) });
+  if (ctx.check) {
+    const vars = await deploymentVars({ vault, certsDir: ctx.certsDir, check: true });
+    guardCa(ctx, held, vars.tls_ca_pem as string);
+    return vars;
   }
-  return deploymentVars({ vault, certsDir: ctx.certsDir, check: ctx.check });
+  const hosts = selectHosts(ctx.inventory, 'registry');
+  const publicName = registryPublicName(hosts, ctx.inventory.file);
+  const current = await readIfExists(certPath(ctx.certsDir, 'ca'));
+  // Rotating to the CA the vault holds when it already differs from the hosts' (renewed, replaced); else to a new one.
+  const newCa = ctx.rotateCa && held.size > 0 && [...held.values()].every((f) => current !== undefined && f === certFingerprint(current));
+  const result = await ensurePki({
+    vault,
+    certsDir: ctx.certsDir,
+    publicName,
+    sans: wantedSans(hosts, publicName),
+    newCa,
+    approve: (r) => guardCa(ctx, held, r.ca.certPem),
+  });
+  const dbHosts = groupHosts(ctx.inventory, GROUPS.database);
+  const db = dbHosts.length ? await ensureServiceCert({ vault, certsDir: ctx.certsDir, name: DB_CERT, sans: hostSans(dbHosts) }) : undefined;
+  const parts = [['CA', result.ca], ['server certificate', result.server], ['database certificate', db]] as const;
+  for (const [what, r] of parts) {
+    if (!r?.changed) continue;
+    if (what === 'CA' && ctx.rotateCa) ctx.say(`pki: CA rotated (${newCa ? 'a new one, as --rotate-ca asked' : `the vault's: ${r.reason}`})`);
+    else ctx.say(`pki: ${what} ${r.reason === 'missing' ? 'created' : 'renewed'} (${r.reason})`);
+  }
+  return deploymentVars({ vault, certsDir: ctx.certsDir });
 }

@@ -10,6 +10,8 @@ export interface LabFixtureOptions {
   /** First two octets, e.g. `10.203`. */
   subnet: string;
   registries?: number;
+  /** A db-1 host (group database). */
+  db?: boolean;
 }
 
 /**

@@ -34,10 +34,12 @@ t.test('errors are the SDK exceptions with AWS codes', async (t) => {
   t.equal((err as EC2ServiceException).$metadata.httpStatusCode, 400);
 });
 
-t.test('security groups: default egress, duplicate rules refused, filter by vpc', async (t) => {
+t.test('security groups: eventually consistent, default egress, duplicate rules refused, filter by vpc', async (t) => {
   const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.3.0.0/16' }))).Vpc!.VpcId!;
   const { GroupId } = await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'web', Description: 'web' }));
   const perm = { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '10.0.0.0/8' }] };
+  const early = await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId, IpPermissions: [perm] })).catch((e: Error) => e);
+  t.equal((early as Error).name, 'InvalidGroup.NotFound', 'a group made a moment ago is not found yet by its first rule change, as on AWS');
   await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId, IpPermissions: [perm] }));
   const dup = await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId, IpPermissions: [perm] })).catch((e: Error) => e);
   t.equal((dup as Error).name, 'InvalidPermission.Duplicate');

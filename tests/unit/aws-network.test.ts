@@ -66,7 +66,10 @@ t.test('plan on an empty account: everything to create, nothing changed', async 
 });
 
 t.test('apply from nothing makes the reference network', async (t) => {
+  const from = mock.calls.length;
   const { changes, said, planMutating } = await run();
+  const refused = mock.calls.slice(from).filter((c) => c.action === 'RevokeSecurityGroupEgress' && c.status === 400);
+  t.equal(refused.length, 6, "each new group's first rule change is not found yet (eventual consistency) and is retried");
   t.same(planMutating, [], 'planning writes nothing');
   t.same(summary(changes), ALL.map((x) => `create ${x}`));
   t.ok(said.some((m) => /NAT gateway harbor-nat .*pending/.test(m)), 'says it waits for the NAT gateway');

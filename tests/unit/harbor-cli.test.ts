@@ -7,6 +7,8 @@ import t from 'tap';
 import { HarborClient, meetsHarborPolicy } from '../../lib/harbor/index.ts';
 import { Secret } from '../../lib/secret.ts';
 import { VaultFile } from '../../lib/vault/index.ts';
+import { exitCodeOf } from '../../lib/cli.ts';
+import { main } from '../../lib/commands/harbor.ts';
 import { runScript } from '../helpers/cli.ts';
 import { startHarborMock, type HarborMock } from '../helpers/harbor-mock.ts';
 
@@ -52,8 +54,18 @@ async function harbor(...args: string[]) {
   printed.push(result.stdout, result.stderr);
   return result;
 }
+/** The command in this process (its main(ctx) holds no module state), as runMain would report it. */
+async function inProcess(...args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const out = { write: (text: string) => (stdout += text) };
+  const err = { write: (text: string) => (stderr += text) };
+  const code = await exitCodeOf('harbor', () => main({ args, out, err }), err);
+  printed.push(stdout, stderr);
+  return { code, stdout, stderr };
+}
 /** Against the mock with the deployment's vault and certs dir (the CA found there by default). */
-const run = (...args: string[]) => harbor(...args, '--url', mock.url, '--certs-dir', certs, '--vault', vault, '--vault-password-file', passwordFile);
+const run = (...args: string[]) => inProcess(...args, '--url', mock.url, '--certs-dir', certs, '--vault', vault, '--vault-password-file', passwordFile);
 
 async function vaultKey(key: string): Promise<string | undefined> {
   return (await VaultFile.open(vault, new Secret(VAULT_PASSWORD))).get(key)?.reveal();
@@ -77,14 +89,29 @@ t.test('info shows version, settings and health', async (t) => {
   t.match(r.stdout, /^ {2}registry: +healthy$/m);
 });
 
+/** The reporter's step lines, "changed | project pro1 (created; public: true)", host column dropped. */
+const steps = (out: string): string[] =>
+  out
+    .split('\n')
+    .filter((l) => /^ {2}(ok|changed|failed|skipped) /.test(l))
+    .map((l) => l.trim().replace(/ +127\.0\.0\.1:\d+ +/, ' | ').replace(/ +\|/, ' |'));
+/** The recap row's counts for Harbor's host. */
+function recap(out: string): { ok: number; changed: number; failed: number; skipped: number } {
+  const row = out.split('\n').find((l) => /^127\.0\.0\.1:\d+ +\d/.test(l));
+  const [ok, changed, , failed, skipped] = (row ?? '').split(/ +/).slice(1).map(Number);
+  return { ok: ok!, changed: changed!, failed: failed!, skipped: skipped! };
+}
+
 t.test('project, user and member: created once, then ok with no write; tables list them', async (t) => {
   let r = await run('project', 'add', 'pro1', '--public');
   t.equal(r.code, 0, r.stderr);
-  t.equal(r.stdout, 'changed: project pro1: created (public)\nrecap: changed=1 ok=0\n');
+  t.same(steps(r.stdout), ['changed | project pro1 (created; public: true)']);
+  t.match(recap(r.stdout), { ok: 1, changed: 1, failed: 0 });
+  t.match(r.stdout, /^ROLE harbor \[127\.0\.0\.1:\d+\]$/m, "the engine's report: a role run on Harbor's host");
 
   r = await run('user', 'add', 'bob', '--email', 'bob@example.com', '--realname', 'Bob Builder');
   t.equal(r.code, 0, r.stderr);
-  t.equal(r.stdout, `vault: saved a new password for bob as harbor_users.bob in ${vault}\nchanged: user bob: created\nrecap: changed=1 ok=0\n`);
+  t.same(steps(r.stdout), ['changed | user bob (created; email: bob@example.com; realname: Bob Builder; password: in the vault as harbor_users.bob)']);
   const bobPassword = await vaultKey('harbor_users.bob');
   t.ok(bobPassword && meetsHarborPolicy(bobPassword), "the generated password is in the vault and meets Harbor's rule");
   const asBob = new HarborClient({ url: mock.url, caPem: mock.caPem, username: 'bob', password: new Secret(bobPassword!) });
@@ -93,12 +120,14 @@ t.test('project, user and member: created once, then ok with no write; tables li
 
   r = await run('member', 'add', 'pro1', 'bob', '--role', 'developer');
   t.equal(r.code, 0, r.stderr);
-  t.equal(r.stdout, 'changed: member bob in pro1: added as developer\nrecap: changed=1 ok=0\n');
+  t.same(steps(r.stdout), ['changed | member bob in pro1 (created; role: developer)']);
 
   const writes = mock.writes().length;
-  t.equal((await run('project', 'add', 'pro1', '--public')).stdout, 'ok: project pro1\nrecap: changed=0 ok=1\n');
-  t.equal((await run('user', 'add', 'bob', '--email', 'bob@example.com')).stdout, 'ok: user bob\nrecap: changed=0 ok=1\n');
-  t.equal((await run('member', 'add', 'pro1', 'bob', '--role', 'developer')).stdout, 'ok: member bob in pro1\nrecap: changed=0 ok=1\n');
+  t.same(steps((await run('project', 'add', 'pro1', '--public')).stdout), ['ok | project pro1']);
+  t.same(steps((await run('user', 'add', 'bob', '--email', 'bob@example.com')).stdout), ['ok | user bob']);
+  r = await run('member', 'add', 'pro1', 'bob', '--role', 'developer');
+  t.same(steps(r.stdout), ['ok | member bob in pro1'], 'the one member named, not the others');
+  t.match(recap(r.stdout), { ok: 1, changed: 0 });
   t.equal(mock.writes().length, writes, 'the second run sent no write request');
   t.equal(await vaultKey('harbor_users.bob'), bobPassword, 'the vault password is kept');
 
@@ -121,28 +150,100 @@ t.test('project, user and member: created once, then ok with no write; tables li
 t.test('--check reports what would change and writes nothing (not even to the vault)', async (t) => {
   const writes = mock.writes().length;
   let r = await run('member', 'add', 'pro1', 'bob', '--role', 'guest', '--check');
-  t.equal(r.stdout, 'changed: member bob in pro1: role developer → guest\nrecap: changed=1 ok=0 (check mode: nothing changed)\n');
+  t.same(steps(r.stdout), ['changed | member bob in pro1 (role: developer → guest)']);
+  t.match(r.stdout, /^check mode: nothing will be changed$/m);
+  t.match(r.stdout, /^RECAP \(check mode\)$/m);
   r = await run('user', 'add', 'carol', '--email', 'carol@example.com', '-C');
-  t.equal(r.stdout, 'changed: user carol: created\nrecap: changed=1 ok=0 (check mode: nothing changed)\n');
+  t.match(steps(r.stdout), [/^changed \| user carol \(created; /]);
   r = await run('project', 'rm', 'pro1', '--check');
-  t.equal(r.stdout, 'changed: project pro1: deleted\nrecap: changed=1 ok=0 (check mode: nothing changed)\n');
+  t.same(steps(r.stdout), ['changed | project pro1 (deleted)']);
   t.equal(mock.writes().length, writes, 'no write request');
   t.equal(await vaultKey('harbor_users.carol'), undefined, 'no password made');
   t.same(mock.users().includes('carol'), false);
 });
 
 t.test('a role changes in place; members, projects and users are removed once', async (t) => {
-  t.equal((await run('member', 'add', 'pro1', 'bob', '--role', 'maintainer')).stdout, 'changed: member bob in pro1: role developer → maintainer\nrecap: changed=1 ok=0\n');
-  t.equal((await run('member', 'rm', 'pro1', 'bob')).stdout, 'changed: member bob in pro1: removed\nrecap: changed=1 ok=0\n');
-  t.equal((await run('member', 'rm', 'pro1', 'bob')).stdout, 'ok: member bob in pro1: absent\nrecap: changed=0 ok=1\n');
-  t.equal((await run('user', 'add', 'bob', '--admin', '--email', 'bob@example.com')).stdout, 'changed: user bob: made admin\nrecap: changed=1 ok=0\n');
-  t.equal((await run('user', 'rm', 'bob')).stdout, 'changed: user bob: deleted\nrecap: changed=1 ok=0\n');
-  t.equal((await run('user', 'rm', 'bob')).stdout, 'ok: user bob: absent\nrecap: changed=0 ok=1\n');
-  t.equal((await run('project', 'rm', 'pro1')).stdout, 'changed: project pro1: deleted\nrecap: changed=1 ok=0\n');
+  t.same(steps((await run('member', 'add', 'pro1', 'bob', '--role', 'maintainer')).stdout), ['changed | member bob in pro1 (role: developer → maintainer)']);
+  t.same(steps((await run('member', 'rm', 'pro1', 'bob')).stdout), ['changed | member bob in pro1 (deleted)']);
+  t.same(steps((await run('member', 'rm', 'pro1', 'bob')).stdout), ['ok | member bob in pro1']);
+  t.same(steps((await run('user', 'add', 'bob', '--admin', '--email', 'bob@example.com')).stdout), ['changed | user bob (admin: false → true)']);
+  t.same(steps((await run('user', 'rm', 'bob')).stdout), ['changed | user bob (deleted)']);
+  t.same(steps((await run('user', 'rm', 'bob')).stdout), ['ok | user bob']);
+  t.same(steps((await run('project', 'rm', 'pro1')).stdout), ['changed | project pro1 (deleted)']);
   t.same(mock.projects(), ['library']);
-  t.equal((await run('project', 'add', 'quota', '--storage-limit', '1073741824')).stdout, 'changed: project quota: created\nrecap: changed=1 ok=0\n');
+  t.same(steps((await run('project', 'add', 'quota', '--storage-limit', '1073741824')).stdout), ['changed | project quota (created; storage_limit: 1073741824)']);
   t.equal(mock.storageLimit('quota'), 1073741824);
   await run('project', 'rm', 'quota');
+});
+
+t.test('plan and apply a --spec file; apply then plan shows nothing; --json events; robot rotate', async (t) => {
+  const spec = join(dir, 'harbor.yaml');
+  await writeFile(
+    spec,
+    [
+      'users:',
+      '  dana: { email: dana@example.com, admin: true }',
+      'projects:',
+      '  library: {}',
+      '  web: { public: true, auto_scan: true, members: { dana: maintainer } }',
+      'robots:',
+      '  deploy: { project: web, permissions: [repository:pull, repository:push] }',
+      '',
+    ].join('\n'),
+  );
+  const withSpec = (...args: string[]) => run(...args, '--spec', spec);
+  let r = await withSpec('plan');
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^ {2}\+ user dana\n {6}admin: true\n {6}email: dana@example\.com\n/m);
+  t.match(r.stdout, /^ {2}\+ robot robot\$web\+deploy\n/m);
+  t.match(r.stdout, /^Plan: 4 to add, 0 to change, 0 to remove\.$/m);
+  const writes = mock.writes().length;
+  t.equal(mock.writes().length, writes, 'plan writes nothing');
+
+  r = await withSpec('apply');
+  t.equal(r.code, 1, 'no terminal to ask on');
+  t.match(r.stderr, /^harbor: no terminal to ask on: pass --yes to go ahead\n$/);
+  t.equal(mock.writes().length, writes, 'refused before any write');
+
+  r = await withSpec('apply', '--yes');
+  t.equal(r.code, 0, r.stderr);
+  t.match(steps(r.stdout), ['changed | user dana (created; admin: true; email: dana@example.com; realname: dana; password: in the vault as harbor_users.dana)', 'ok | project library', /^changed \| project web \(created; /, 'changed | member dana in web (created; role: maintainer)', /^changed \| robot robot\$web\+deploy \(created; /]);
+  const secret = await vaultKey('harbor_robots.deploy');
+  t.equal(mock.robotSecret('robot$web+deploy'), secret, 'the robot secret is in the vault');
+  t.notOk(r.stdout.includes(secret!) || r.stderr.includes(secret!), 'never shown');
+
+  r = await withSpec('plan');
+  t.match(r.stdout, /^No changes: Harbor matches the spec \(5 objects\)/m, 'apply then plan shows nothing to do');
+
+  r = await withSpec('plan', '--json');
+  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; status?: string; check?: boolean });
+  t.match(events[0], { type: 'run', check: true });
+  t.ok(events.filter((e) => e.type === 'step').every((e) => e.status === 'ok'), 'every object ok');
+  t.match(events.at(-1), { type: 'recap', check: true });
+
+  r = await withSpec('robot', 'rotate', 'deploy');
+  t.equal(r.code, 0, r.stderr);
+  t.match(steps(r.stdout), [/^changed \| robot robot\$web\+deploy \(secret: kept in the vault → rotated, saved as harbor_robots\.deploy\)$/]);
+  const rotated = await vaultKey('harbor_robots.deploy');
+  t.not(rotated, secret, 'a new secret');
+  t.equal(mock.robotSecret('robot$web+deploy'), rotated, 'Harbor has the vault one');
+});
+
+t.test("without --spec, the spec is the registry hosts' harbor: from the inventory's group_vars", async (t) => {
+  const inv = join(dir, 'spec-inv');
+  await mkdir(join(inv, 'group_vars'), { recursive: true });
+  await writeFile(join(inv, 'hosts.yaml'), 'all:\n  children:\n    registry:\n      hosts:\n        registry-1: { ansible_host: 127.0.0.1 }\n');
+  await writeFile(join(inv, 'group_vars', 'registry.yaml'), 'harbor:\n  projects:\n    from-inventory: { public: true }\n');
+  const r = await run('plan', '-i', join(inv, 'hosts.yaml'));
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^ {2}\+ project from-inventory\n {6}public: true\n/m);
+  t.match(r.stdout, /^ {2}\? project library: not in the spec: kept/m);
+  await writeFile(join(inv, 'group_vars', 'registry.yaml'), 'harbor:\n  projects:\n    p: { public: maybe }\n');
+  const bad = await run('plan', '-i', join(inv, 'hosts.yaml'));
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /^harbor: .*hosts\.yaml \(harbor:\): harbor\.projects\.p\.public: expected true or false, got "maybe"\n$/);
+  await writeFile(join(inv, 'group_vars', 'registry.yaml'), 'other: 1\n');
+  t.match((await run('plan', '-i', join(inv, 'hosts.yaml'))).stderr, /^harbor: .*hosts\.yaml: the registry hosts have no harbor: variable: declare it in group_vars .* or pass --spec FILE\n$/);
 });
 
 t.test('errors are one line on stderr, exit 1', async (t) => {
@@ -156,11 +257,17 @@ t.test('errors are one line on stderr, exit 1', async (t) => {
   oneLine(await run('members', 'ghost'), /^harbor: project ghost not found in Harbor at https:\/\/127\.0\.0\.1:\d+: add it with project add ghost$/);
   oneLine(await run('project', 'rm', 'library', 'extra'), /^harbor: usage: project rm NAME/);
   await run('project', 'add', 'pro2');
-  oneLine(await run('member', 'add', 'pro2', 'nobody'), /^harbor: user nobody not found in Harbor at .*: add it with user add nobody$/);
+  oneLine(await run('member', 'add', 'pro2', 'nobody'), /^harbor: member nobody in pro2: user nobody not found in Harbor at .*: add it with user add nobody \(or under harbor\.users\)$/);
   oneLine(await run('member', 'add', 'pro2', 'admin', '--role', 'owner'), /^harbor: unknown role "owner"/);
-  oneLine(await run('project', 'add', 'Bad_Name'), /^harbor: create project Bad_Name: Harbor answered HTTP 400: BAD_REQUEST: project name is not in lower case/);
+  const refused = await run('project', 'add', 'Bad_Name');
+  t.equal(refused.code, 2, "Harbor's refusal is a failed object, as a failed step: exit 2");
+  t.match(steps(refused.stdout), ['failed | project Bad_Name']);
+  t.match(refused.stdout, /^ +create project Bad_Name: Harbor answered HTTP 400: BAD_REQUEST: project name is not in lower case/m);
+  t.match(recap(refused.stdout), { failed: 1 });
+  oneLine(await run('plan', '--spec', join(dir, 'nope.yaml')), /^harbor: .*nope\.yaml: spec file not found$/);
+  oneLine(await run('robot', 'rotate', 'ghost', '--spec', join(dir, 'harbor.yaml')), /^harbor: robot ghost is not in the spec/);
   oneLine(await run('project', 'add', 'pro3', '--storage-limit', '10G'), /^harbor: --storage-limit "10G": give bytes/);
-  oneLine(await run('user', 'add', 'dan'), /^harbor: user add dan: Harbor needs an email: pass --email$/);
+  oneLine(await run('user', 'add', 'dan'), /^harbor: user dan: Harbor needs an email: give harbor\.users\.dan\.email \(or --email\)$/);
   oneLine(await run('frobnicate'), /^harbor: unknown command frobnicate/);
   oneLine(await run('users', '--bogus'), /^harbor: Unknown option '--bogus'/);
 });
@@ -191,7 +298,7 @@ t.test('no secret ever reached stdout or stderr', async (t) => {
   t.notOk(all.includes('NotTheAdminPassw0rd'), 'not the wrong admin password');
   t.notOk(all.includes(VAULT_PASSWORD), 'not the vault password');
   const v = await VaultFile.open(vault, new Secret(VAULT_PASSWORD));
-  const userPasswords = v.keys().filter((k) => k.startsWith('harbor_users.')).map((k) => v.get(k)!.reveal());
+  const userPasswords = v.keys().filter((k) => k.startsWith('harbor_users.') || k.startsWith('harbor_robots.')).map((k) => v.get(k)!.reveal());
   t.ok(userPasswords.length >= 1);
-  for (const p of userPasswords) t.notOk(all.includes(p), 'not a user password');
+  for (const p of userPasswords) t.notOk(all.includes(p), 'not a user password or robot secret');
 });

@@ -1,12 +1,6 @@
 // lib/harbor against the stateful Harbor mock over real HTTPS, trusting only the mock's CA.
 import t, { type Test } from 'tap';
 import {
-  ensureMember,
-  ensureMemberAbsent,
-  ensureProject,
-  ensureProjectAbsent,
-  ensureUser,
-  ensureUserAbsent,
   HarborClient,
   meetsHarborPolicy,
   newUserPassword,
@@ -16,6 +10,7 @@ import {
 import { UserError } from '../../lib/errors.ts';
 import { Secret } from '../../lib/secret.ts';
 import { startHarborMock, type HarborMock } from '../helpers/harbor-mock.ts';
+import { SWAGGER_SKIP } from '../helpers/harbor-swagger.ts';
 
 let mock: HarborMock;
 const clients: HarborClient[] = [];
@@ -25,7 +20,6 @@ const client = (password = mock.adminPassword, username = 'admin'): HarborClient
   return c;
 };
 const userPassword = new Secret('S3cretUserPassw0rd');
-const bob = { username: 'bob', email: 'bob@example.com', realname: 'Bob', password: async () => userPassword };
 
 t.before(async () => {
   mock = await startHarborMock({ adminPassword: 'AdminPassw0rdForTests' });
@@ -119,80 +113,14 @@ t.test('members: add by user name, every role, update, remove', async (t) => {
   await c.deleteUser((await c.getUser('carol'))!);
 });
 
-t.test('ensure*: changed once, then ok without a single write; check mode writes nothing', async (t) => {
-  const c = client();
-  const writes = () => mock.writes().length;
-
-  let before = writes();
-  t.match(await ensureProject(c, { name: 'pro2' }, { check: true }), { changed: true, action: 'created' });
-  t.match(await ensureUser(c, bob, { check: true }), { changed: true, action: 'created' });
-  t.equal(writes(), before, 'check mode: no write request');
-  t.equal(await c.getProject('pro2'), undefined);
-
-  t.match(await ensureProject(c, { name: 'pro2' }), { changed: true, action: 'created', kind: 'project', name: 'pro2' });
-  t.match(await ensureUser(c, bob), { changed: true, action: 'created', kind: 'user', name: 'bob' });
-  t.match(await ensureMember(c, { project: 'pro2', username: 'bob', role: 'developer' }), { changed: true, action: 'added as developer' });
-
-  before = writes();
-  t.match(await ensureProject(c, { name: 'pro2' }), { changed: false, action: 'ok' });
-  t.match(await ensureUser(c, bob), { changed: false, action: 'ok' });
-  t.match(await ensureMember(c, { project: 'pro2', username: 'bob', role: 'developer' }), { changed: false, action: 'ok' });
-  t.equal(writes(), before, 'second run: no write request reached Harbor');
-
-  t.match(await ensureMember(c, { project: 'pro2', username: 'bob', role: 'guest' }, { check: true }), { changed: true, action: 'role developer → guest' });
-  t.match(await ensureProject(c, { name: 'pro2', public: true }, { check: true }), { changed: true, action: 'made public' });
-  t.match(await ensureUser(c, { ...bob, sysadmin: true }, { check: true }), { changed: true, action: 'made admin' });
-  t.match(await ensureMemberAbsent(c, 'pro2', 'bob', { check: true }), { changed: true, action: 'removed' });
-  t.match(await ensureProjectAbsent(c, 'pro2', { check: true }), { changed: true, action: 'deleted' });
-  t.match(await ensureUserAbsent(c, 'bob', { check: true }), { changed: true, action: 'deleted' });
-  t.equal(writes(), before, 'check mode: still no write request');
-
-  t.match(await ensureMember(c, { project: 'pro2', username: 'bob', role: 'guest' }), { changed: true });
-  t.equal((await c.getMember('pro2', 'bob'))!.role_id, ROLES.guest);
-  t.match(await ensureProject(c, { name: 'pro2', public: true }), { changed: true, action: 'made public' });
-  t.match(await ensureUser(c, { ...bob, sysadmin: true }), { changed: true, action: 'made admin' });
-  t.equal((await c.getUser('bob'))!.sysadmin_flag, true);
-
-  t.match(await ensureMemberAbsent(c, 'pro2', 'bob'), { changed: true, action: 'removed' });
-  t.match(await ensureMemberAbsent(c, 'pro2', 'bob'), { changed: false, action: 'absent' });
-  t.match(await ensureProjectAbsent(c, 'pro2'), { changed: true, action: 'deleted' });
-  t.match(await ensureProjectAbsent(c, 'pro2'), { changed: false, action: 'absent' });
-  t.match(await ensureUserAbsent(c, 'bob'), { changed: true, action: 'deleted' });
-  t.match(await ensureUserAbsent(c, 'bob'), { changed: false, action: 'absent' });
-});
-
-t.test('the password of a new user is asked for only when the user is created', async (t) => {
-  const c = client();
-  let asked = 0;
-  const want = { ...bob, username: 'dave', email: 'dave@example.com', password: async () => (asked++, userPassword) };
-  await ensureUser(c, want, { check: true });
-  t.equal(asked, 0, 'not in check mode');
-  await ensureUser(c, want);
-  await ensureUser(c, want);
-  t.equal(asked, 1, 'once, on creation');
-  await ensureUserAbsent(c, 'dave');
-});
-
-t.test('an admin user is created as admin in one run', async (t) => {
-  const c = client();
-  const gina = { ...bob, username: 'gina', email: 'gina@example.com', sysadmin: true };
-  t.match(await ensureUser(c, gina), { changed: true, action: 'created (admin)' });
-  t.equal((await c.getUser('gina'))!.sysadmin_flag, true);
-  t.match(await ensureUser(c, gina), { changed: false, action: 'ok' });
-  await ensureUserAbsent(c, 'gina');
-});
-
 t.test('errors are one line naming the operation and the object', async (t) => {
   const c = client();
   await failsWith(t, client('WrongPassw0rd').currentUser(), /^log in as admin: Harbor at https:\/\/127\.0\.0\.1:\d+ refused the credentials of admin: wrong admin password/);
   await failsWith(t, client('WrongPassw0rd').listUsers(), /^list users: .*wrong admin password/);
   await failsWith(t, c.deleteProject('ghost'), /^delete project ghost: not found \(NOT_FOUND: project ghost not found\)/);
   await failsWith(t, c.listMembers('ghost'), /^list members of project ghost: not found/);
-  await failsWith(t, ensureMember(c, { project: 'ghost', username: 'bob', role: 'developer' }), /^project ghost not found in Harbor at .*: add it with project add ghost/);
   await c.createProject({ name: 'errs', public: false });
-  await failsWith(t, ensureMember(c, { project: 'errs', username: 'nobody', role: 'developer' }, { check: true }), /^user nobody not found in Harbor/);
   await failsWith(t, c.addMember('errs', 'nobody', ROLES.guest), /^add user nobody to project errs: not found \(NOT_FOUND: user nobody not found\)/);
-  await failsWith(t, ensureMember(c, { project: 'errs', username: 'admin', role: 'owner' }), /^unknown role "owner": use one of projectAdmin, developer, guest, maintainer, limitedGuest/);
   await failsWith(t, c.createProject({ name: 'errs', public: false }), /^create project errs: conflict: CONFLICT: The project named errs already exists/);
   await failsWith(t, c.addMember('errs', 'admin', ROLES.guest), /^add user admin to project errs: conflict/);
   await c.createUser({ username: 'erin', email: 'erin@example.com', realname: 'Erin', password: userPassword });
@@ -245,4 +173,9 @@ t.test('new user passwords meet Harbor\'s rule and differ', async (t) => {
 
 t.test('table aligns columns', async (t) => {
   t.equal(table([['bob', 12], ['alexander', 3]], ['USER', 'ID']), 'USER       ID\nbob        12\nalexander  3');
+});
+
+t.test("every request above is one Harbor's swagger allows", { skip: SWAGGER_SKIP }, async (t) => {
+  t.ok(mock.calls.length > 50, 'the tests above made requests');
+  t.same(mock.violations, [], 'no request strayed from the swagger');
 });

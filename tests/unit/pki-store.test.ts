@@ -38,7 +38,7 @@ t.test('first run writes keys to the vault and certificates to certs/, nothing p
   t.equal((await stat(d.vaultFile)).mode & 0o777, 0o600);
   t.match(await readFile(d.vaultFile, 'utf8'), /^\$ANSIBLE_VAULT;1\.1;AES256\n/);
   const files = await filesUnder(d.dir);
-  t.same(files.map((f) => f.slice(d.dir.length)).sort(), ['/certs/ca.crt', '/certs/server.crt', '/vault/secrets.yaml']);
+  t.same(files.map((f) => f.slice(d.dir.length)).sort(), ['/certs/ca.crt', '/certs/server.crt', '/vault/.secrets.yaml.lock', '/vault/secrets.yaml'], 'and the vault lock, left empty');
   for (const f of files) t.notMatch(await readFile(f, 'utf8'), /PRIVATE KEY/, `${f} holds no plain private key`);
 
   const vault = await d.open();

@@ -79,6 +79,7 @@ t.test('the role dispatches harbor: Docker, installer, certificate, harbor.yml, 
       'copy copy /etc/harbormaster/tls/ca.crt',
       'copy copy /etc/harbormaster/tls/server.crt',
       'copy copy /etc/harbormaster/tls/server.key',
+      'copy copy /etc/harbormaster/ca.sha256',
       `template template ${opt}/harbor/harbor.yml`,
       'command harbor runs the current harbor.yml',
       'command install harbor',
@@ -120,6 +121,7 @@ t.test('the role dispatches harbor: Docker, installer, certificate, harbor.yml, 
     'copy /etc/harbormaster/tls/ca.crt': '644',
     'copy /etc/harbormaster/tls/server.crt': '644',
     'copy /etc/harbormaster/tls/server.key': '600',
+    'copy /etc/harbormaster/ca.sha256': '644',
   });
   const keyPlan = await byName(steps, 'copy /etc/harbormaster/tls/server.key').plan({ output: '', files: new Map() }, envOf(vars, { wantDiff: true }));
   t.match(keyPlan?.content, { sensitive: true, after: null }, 'the key is a Secret: its content is never shown');

@@ -77,3 +77,11 @@ t.test('a --limit, --tags or --skip-tags that parses to nothing is an error nami
   const ok = parseRunArgs(['-l', 'web:!db', '-t', 'tls, config', '--skip-tags', 'service']);
   t.same([ok.options.limit, ok.options.tags, ok.options.skipTags], ['web:!db', ['tls', 'config'], ['service']]);
 });
+
+t.test('--serial takes a whole number of at least 1; absent, each role keeps its own', async (t) => {
+  t.equal(parseRunArgs(['--serial', '2']).options.serial, 2);
+  t.notOk('serial' in parseRunArgs([]).options, 'absent: no override');
+  for (const bad of ['0', '1.5', 'two', '']) {
+    t.equal(await userError(t, () => parseRunArgs(['--serial', bad])), `--serial "${bad}": give a whole number of at least 1`);
+  }
+});

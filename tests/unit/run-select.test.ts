@@ -15,6 +15,11 @@ t.test('tags and skip-tags', async (t) => {
   t.equal(tagSelected(['always'], role, { tags: ['packages'], skipTags: ['always'] }), false);
   t.equal(tagSelected(['config', 'slow'], role, { tags: ['config'], skipTags: ['slow'] }), false, 'skip wins');
   t.equal(tagSelected(['config'], role, { skipTags: ['web'] }), false, 'skipping the role name skips the role');
+  t.equal(tagSelected(['backup', 'never'], role, {}), false, 'never: not in a plain run');
+  t.equal(tagSelected(['backup', 'never'], role, { tags: ['all'] }), false, 'never: not with --tags all');
+  t.equal(tagSelected(['backup', 'never'], role, { tags: ['web'] }), false, "never: not for the role's name");
+  t.equal(tagSelected(['backup', 'never'], role, { tags: ['backup'] }), true, 'never: when one of its own tags is asked for');
+  t.equal(tagSelected(['backup', 'never'], role, { tags: ['backup'], skipTags: ['never'] }), false, 'skip still wins');
 });
 
 t.test('start-at: drops steps before the first match; carries over roles', async (t) => {

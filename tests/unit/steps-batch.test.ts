@@ -91,7 +91,10 @@ t.test('command: guards skip it, it reports a change only when it runs, secrets 
   const r = await applyLocally(change!);
   t.equal(r.code, 0);
   t.equal(r.log, 's3cr3t-token-value|two words\nand a line', 'the command got both values, and an empty stdin');
-  t.throws(() => command({ cmd: 'curl -u admin:s3cr3t-token-value x' }), /holds a secret value; pass it with env/);
+  t.throws(() => command({ cmd: 'curl -u admin:s3cr3t-token-value x' }), /its cmd holds a secret .*; pass it on stdin \(the env option\) or in a 0600 file/);
+  // Interpolated, a Secret is its mask: the command would silently run with ********.
+  t.throws(() => command({ name: 'login', cmd: `curl -u admin:${token} x` }), { name: 'StepError', message: /^command "login": its cmd holds a secret \(a vault value interpolated into the command string\); pass it on stdin/ });
+  t.throws(() => command({ cmd: 'true', unless: `test "$(cat f)" = ${token}` }), /its unless holds a secret/);
   t.throws(() => command({ cmd: 'true', env: { 'BAD-NAME': 'x' } }), /not a variable name/);
 });
 

@@ -274,7 +274,7 @@ t.test('VaultFile.save: 0600, atomic, no rewrite when unchanged, keeps the vault
   const after = await stat(file);
   t.equal(after.mode & 0o777, 0o600, 'mode 0600');
   t.not(after.ino, before.ino, 'replaced by rename');
-  t.same(await readdir(dir), ['secrets.yaml'], 'no temp file left');
+  t.same(await readdir(dir), ['.secrets.yaml.lock', 'secrets.yaml'], 'no temp file left (the lock stays, empty)');
 
   const text = await readFile(file, 'utf8');
   t.match(text, /^\$ANSIBLE_VAULT;1\.2;AES256;prod\n/, 'vault id kept');

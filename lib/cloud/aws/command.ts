@@ -3,7 +3,7 @@
 import { config as loadDotenv } from 'dotenv';
 import { UserError } from '../../errors.ts';
 import { passwordSource, type PasswordSource } from '../../inventory/vaulted.ts';
-import { askLine } from '../../prompt.ts';
+import { confirmYes as confirm } from '../../prompt.ts';
 import { openDeploymentVault } from '../../run/cli.ts';
 import { redact } from '../../secret.ts';
 import { DEFAULT_VAULT_FILE } from '../../vault/index.ts';
@@ -35,18 +35,12 @@ export interface AwsCommand {
   password?: PasswordSource;
   /** Where the plan and summary go (stdout; stderr when a --json run follows). */
   out?: NodeJS.WritableStream;
+  /** Where progress lines go (stderr). */
+  log?: (line: string) => void;
 }
 
-const say = (line: string) => process.stderr.write(`${redact(line)}\n`);
+const toStderr = (line: string) => void process.stderr.write(`${line}\n`);
 const PAST: Record<Change['action'], string> = { create: 'created', update: 'updated', replace: 'replaced', delete: 'destroyed', ok: 'unchanged' };
-
-/** Asks like Terraform: only "yes" goes on. */
-async function confirm(question: string, yes: boolean): Promise<void> {
-  if (yes) return;
-  const answer = await askLine(`${question} Only 'yes' will be accepted: `);
-  if (answer === undefined) throw new UserError('no terminal to ask on: pass --yes to go ahead');
-  if (answer.trim() !== 'yes') throw new UserError('cancelled; nothing changed');
-}
 
 /** What a plan says, to compare two plans of the same thing. */
 const planText = (p: AwsPlan) => p.changes.map(describeChange).join('\n');
@@ -64,6 +58,8 @@ async function writeInventory(settings: AwsSettings, plan: AwsPlan, file: string
 /** Runs the command; after an apply that has instances, returns the inventory it wrote. */
 export async function runAwsCommand(cmd: AwsCommand): Promise<{ inventoryFile?: string }> {
   loadDotenv({ quiet: true });
+  const log = cmd.log ?? toStderr;
+  const say = (line: string) => log(redact(line));
   const settings = await loadAwsSettings(cmd.settingsFile ?? AWS_DEFAULTS.settings);
   const destroying = cmd.action === 'destroy';
   const parts = parseParts(cmd.only, destroying ? DESTROYED_BY_DEFAULT : PARTS);

@@ -45,7 +45,7 @@ interface InstanceSpec {
   privateIp?: string;
 }
 
-/** One planned instance: its id (set by apply when it launches one), and whether it is new (its host keys are still to come). */
+/** One planned instance: its id (set by apply when it launches one), and whether this apply launched it (its host keys are still to come). */
 export interface PlannedInstance {
   name: string;
   id: Ref;
@@ -61,8 +61,6 @@ export interface PlannedInstances {
 }
 
 const LIVE = { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] };
-/** An instance launched this lately may still be printing its keys, or still show them. */
-const FRESH_MS = 30 * 60_000;
 
 function specs(s: AwsSettings, net: Vpc, zones: [string, string]): InstanceSpec[] {
   return [
@@ -148,7 +146,7 @@ async function planInstance(l: Launch, found: Ec2Instance | undefined, volumes: 
   const s = ctx.settings;
   const { ec2 } = ctx.clients;
   const name = resourceName(s, want.role);
-  const planned: PlannedInstance = { name, id: new Ref(found?.InstanceId), fresh: !found || Date.now() - (found.LaunchTime?.getTime() ?? 0) < FRESH_MS };
+  const planned: PlannedInstance = { name, id: new Ref(found?.InstanceId), fresh: false };
   const start = async () => {
     planned.fresh = true;
     return planned.id.set(await launch(l, want, name));
@@ -259,8 +257,9 @@ async function consoleHostKeys(ctx: AwsContext, id: string): Promise<string[]> {
 async function hostKeys(ctx: AwsContext, p: PlannedInstance, host: string): Promise<string[]> {
   const id = p.id.id;
   if (!p.fresh) {
+    // One look: a no-op apply does not wait (what an earlier apply pinned stays).
     const keys = await consoleHostKeys(ctx, id);
-    if (!keys.length) ctx.say(`instance ${p.name} (${id}): no host keys in its console output any more; the pinned ones stay in use`);
+    if (!keys.length) ctx.say(`instance ${p.name} (${id}): no host keys in its console output now; the ones pinned before (if any) stay in use`);
     return keys;
   }
   const wait = ctx.settings.hostKeyWaitSeconds;

@@ -15,7 +15,11 @@ interface Igw { id: string; vpcId?: string; tags: Tags }
 interface Route { cidr: string; gatewayId?: string; natGatewayId?: string; origin: string }
 interface Association { id: string; subnetId?: string; main: boolean }
 interface RouteTable { id: string; vpcId: string; routes: Route[]; associations: Association[]; tags: Tags }
-interface SecurityGroup { id: string; vpcId: string; name: string; description: string; ingress: Rule[]; egress: Rule[]; tags: Tags }
+interface SecurityGroup {
+  id: string; vpcId: string; name: string; description: string; ingress: Rule[]; egress: Rule[]; tags: Tags;
+  /** AWS is eventually consistent: the first rule change right after CreateSecurityGroup does not find the group. */
+  settled?: boolean;
+}
 interface Address { allocationId: string; publicIp: string; instanceId?: string; associationId?: string; natGatewayId?: string; tags: Tags }
 interface NatGateway { id: string; subnetId: string; vpcId: string; allocationId: string; state: string; polls: number; tags: Tags }
 interface Volume { id: string; az: string; size: number; type: string; encrypted: boolean; state: string; instanceId?: string; device?: string; tags: Tags }
@@ -271,6 +275,10 @@ function parseRules(p: Params): Rule[] {
 const sameRule = (a: Rule, b: Rule) => a.protocol === b.protocol && a.from === b.from && a.to === b.to && a.peer === b.peer;
 function changeRules(p: Params, st: Ec2State, egress: boolean, add: boolean) {
   const g = getOr(st.securityGroups, need(p, 'GroupId'), 'InvalidGroup.NotFound');
+  if (!g.settled) {
+    g.settled = true;
+    throw new Ec2Error('InvalidGroup.NotFound', `The security group '${g.id}' does not exist`);
+  }
   const rules = egress ? g.egress : g.ingress;
   for (const r of parseRules(p)) {
     const at = rules.findIndex((x) => sameRule(x, r));
