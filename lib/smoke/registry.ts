@@ -142,5 +142,6 @@ export class RegistryClient {
 
 function scopeActions(ch: Challenge): string {
   const [type, name, actions] = (ch.params.scope ?? '').split(':');
-  return actions ? `${actions.replaceAll(',', ', ')} ${type} ${name}` : 'do that';
+  // Sorted: the registry lists a scope's actions in no fixed order.
+  return actions ? `${actions.split(',').sort().join(', ')} ${type} ${name}` : 'do that';
 }
