@@ -118,7 +118,7 @@ await runMain('site', async () => {
     let code = await runCommand(cmd, inventory, roles, { ...(password ? { password } : {}), runLocked: lock !== undefined });
     if (code === 0 && !skipSmoke && !cmd.listSteps && !cmd.options.check) {
       const files = { vaultFile: cmd.vaultFile, passwordFile: cmd.vaultPasswordFile, certsDir: cmd.certsDir };
-      code = await smokeDeployment({ inventoryFile: inventory, files, user: 'admin', project: 'library', tag: 'harbormaster-smoke', json: cmd.json }, process);
+      code = await smokeDeployment({ inventoryFile: inventory, files, project: 'library', tag: 'harbormaster-smoke', json: cmd.json }, process);
     }
     if (lab && code === 0 && !cmd.json && !cmd.listSteps && !cmd.options.check) process.stdout.write(howToUse(lab, cmd));
     return code;

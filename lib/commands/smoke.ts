@@ -21,7 +21,7 @@ export const SMOKE_FLAGS = {
   'certs-dir': { type: 'string' },
   vault: { type: 'string' },
   'vault-password-file': { type: 'string' },
-  user: { type: 'string', default: 'admin' },
+  user: { type: 'string' },
   engine: { type: 'string' },
   project: { type: 'string', default: 'library' },
   tag: { type: 'string', default: 'harbormaster-smoke' },
@@ -43,7 +43,7 @@ options:
   --certs-dir DIR              the deployment's public certificates (default: the inventory's, else certs)
   --vault FILE                 vault holding the user's password (default: the inventory's, else vault/secrets.yaml)
   --vault-password-file F      vault password file (default: the inventory's, else $HARBORMASTER_VAULT_PASSWORD_FILE, else a prompt)
-  --user NAME                  who pushes (default admin): distribution's registry_users.NAME
+  --user NAME                  who pushes (default admin, else the vault's first registry user): distribution's registry_users.NAME
                                (admin: else registry_admin_password), Harbor's harbor_admin_password
                                for admin, else harbor_users.NAME
   --engine distribution|harbor which vault keys hold the password (default: the inventory's registry_engine)
@@ -61,7 +61,8 @@ export interface SmokeTarget {
   caFile?: string;
   /** --vault, --vault-password-file, --certs-dir: over what the inventory binds. */
   files: Partial<DeploymentFiles>;
-  user: string;
+  /** Unset: admin, else (distribution) the first registry user the vault holds. */
+  user?: string;
   engine?: string;
   project: string;
   tag: string;
@@ -80,7 +81,10 @@ function endpointOf(url: string, resolve: string | undefined): Endpoint {
 }
 
 /** The password of `user` as the engine keeps it in the vault. */
-export function credentialsFrom(vault: VaultFile, engine: string, user: string): Credentials {
+export function credentialsFrom(vault: VaultFile, engine: string, given: string | undefined): Credentials {
+  const users = engine === 'harbor' ? [] : vault.keys().filter((k) => k.startsWith('registry_users.')).map((k) => k.slice('registry_users.'.length)).sort();
+  const hasAdmin = users.includes('admin') || Boolean(vault.get(engine === 'harbor' ? 'harbor_admin_password' : 'registry_admin_password'));
+  const user = given ?? (hasAdmin || users.length === 0 ? 'admin' : users[0]!);
   const keys =
     engine === 'harbor' ? [user === 'admin' ? 'harbor_admin_password' : `harbor_users.${user}`] : [`registry_users.${user}`, ...(user === 'admin' ? ['registry_admin_password'] : [])];
   for (const key of keys) {
