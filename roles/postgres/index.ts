@@ -10,6 +10,7 @@ import { tlsPaths, tlsSteps } from '../shared/tls.ts';
 import { need, needSecret } from '../shared/deployment.ts';
 import { dbHostRole, listenAddress } from '../shared/db-host.ts';
 import { groupHosts, GROUPS, HARBOR_DB, POSTGRES_PORT, privateAddress } from '../shared/topology.ts';
+import { verifyService, waitUntil, type WaitOptions } from '../shared/verify.ts';
 
 const ROLE = 'postgres';
 const SERVICE = 'postgresql';
@@ -108,7 +109,7 @@ const postgres: Role = {
       template({ src: 'pg_hba.conf.njk', dest: paths(version).hba, mode: '0640', ...conf, vars: { ...vars, clients: clientAddresses(ctx) } }),
       loaded(version).step,
       service({ service: SERVICE, state: 'started', enabled: true, tags: ['service'] }),
-      command({ name: `${SERVICE} accepts connections`, cmd: waitReady, unless: 'pg_isready -q -h 127.0.0.1', tags: ['service'] }),
+      verifyService({ name: `${SERVICE} accepts connections`, ...ready }),
       harborDatabase(ctx),
       template({
         src: 'backup.sh.njk', dest: BACKUP_SCRIPT, mode: '0750', owner: 'root', group: 'root', tags: ['backup', 'config'],
@@ -118,10 +119,15 @@ const postgres: Role = {
       command({ name: `back up database ${HARBOR_DB.name}`, cmd: BACKUP_SCRIPT, tags: ['backup', 'never'] }),
     ];
   },
-  handlers: ({ vars }) => [service({ name: RESTART, service: SERVICE, state: 'restarted' }), command({ name: READY, cmd: waitReady }), loaded(versionOf(vars)).record],
+  handlers: ({ vars }) => [service({ name: RESTART, service: SERVICE, state: 'restarted' }), command({ name: READY, cmd: waitUntil(ready) }), loaded(versionOf(vars)).record],
 };
 
 /** Up to ~15 s for the server to accept connections (a restart replays its log first). */
-const waitReady = 'i=0; until pg_isready -q -h 127.0.0.1; do i=$((i+1)); [ $i -lt 60 ] || { echo "postgresql does not accept connections" >&2; exit 1; }; sleep 0.25; done';
+const ready: WaitOptions = {
+  test: 'pg_isready -q -h 127.0.0.1',
+  seconds: 15,
+  sleep: 0.25,
+  failure: 'echo "postgresql does not accept connections" >&2',
+};
 
 export default postgres;

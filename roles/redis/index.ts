@@ -6,6 +6,7 @@ import { loadedFiles } from '../shared/loaded.ts';
 import { needSecret } from '../shared/deployment.ts';
 import { dbHostRole, listenAddress } from '../shared/db-host.ts';
 import { REDIS_PORT } from '../shared/topology.ts';
+import { verifyService, waitUntil, type WaitOptions } from '../shared/verify.ts';
 
 const ROLE = 'redis';
 const SERVICE = 'redis-server';
@@ -24,8 +25,13 @@ const loaded = loadedFiles({
   recordName: RECORD,
 });
 
-/** Answers on loopback (PONG, or NOAUTH: it wants the password, so it is up) within ~10 s. */
-const waitReady = `i=0; until redis-cli -p ${REDIS_PORT} ping 2>&1 | grep -q -e PONG -e NOAUTH; do i=$((i+1)); [ $i -lt 40 ] || { echo "${SERVICE} does not answer; log tail:" >&2; tail -n 20 /var/log/redis/redis-server.log >&2; exit 1; }; sleep 0.25; done`;
+/** Answers on loopback (PONG, or NOAUTH: it wants the password, so it is up) within 10 s. */
+const ready: WaitOptions = {
+  test: `redis-cli -p ${REDIS_PORT} ping 2>&1 | grep -q -e PONG -e NOAUTH`,
+  seconds: 10,
+  sleep: 0.25,
+  failure: `echo "${SERVICE} does not answer; log tail:" >&2; tail -n 20 /var/log/redis/redis-server.log >&2`,
+};
 
 const redis: Role = {
   ...dbHostRole(ROLE),
@@ -38,10 +44,10 @@ const redis: Role = {
       template({ src: 'redis.conf.njk', dest: CONFIG, mode: '0640', owner: 'redis', group: 'redis', vars: { listen, redis_port: REDIS_PORT }, tags: ['config'] }),
       loaded.step,
       service({ service: SERVICE, state: 'started', enabled: true, tags: ['service'] }),
-      command({ name: `${SERVICE} answers`, cmd: waitReady, unless: `redis-cli -p ${REDIS_PORT} ping 2>&1 | grep -q -e PONG -e NOAUTH`, tags: ['service'] }),
+      verifyService({ name: `${SERVICE} answers`, ...ready }),
     ];
   },
-  handlers: () => [service({ name: RESTART, service: SERVICE, state: 'restarted' }), command({ name: READY, cmd: waitReady }), loaded.record],
+  handlers: () => [service({ name: RESTART, service: SERVICE, state: 'restarted' }), command({ name: READY, cmd: waitUntil(ready) }), loaded.record],
 };
 
 export default redis;
