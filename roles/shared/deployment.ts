@@ -136,13 +136,20 @@ async function hostCas(ctx: PrepareContext): Promise<Map<string, string>> {
   return held;
 }
 
-/** Refuses, naming both fingerprints, a CA other than the one the hosts hold, unless rotating. */
-function guardCa(ctx: PrepareContext, held: Map<string, string>, caPem: string): void {
-  const ours = certFingerprint(caPem)!;
+/**
+ * Refuses, naming both fingerprints, a CA other than the one the hosts hold, unless rotating.
+ * A CA this run would make (its key gone from the vault, say) has no fingerprint yet: the
+ * refusal says why it would be made, so refused runs read alike and nothing is written.
+ */
+function guardCa(ctx: PrepareContext, held: Map<string, string>, ca: { certPem: string; changed?: boolean; reason?: string }): void {
+  const ours = certFingerprint(ca.certPem)!;
   const other = [...held].find(([, f]) => f !== ours);
   if (!other || ctx.rotateCa) return;
+  const theirs = ca.changed
+    ? `this run would make a new CA (${ca.reason}; ${ctx.certsDir}/ca.crt, vault ${ctx.vaultFile})`
+    : `this run's CA is ${ours} (${ctx.certsDir}/ca.crt, vault ${ctx.vaultFile})`;
   throw new UserError(
-    `${other[0]} holds CA ${other[1]} but this run's CA is ${ours} (${ctx.certsDir}/ca.crt, vault ${ctx.vaultFile}): ` +
+    `${other[0]} holds CA ${other[1]} but ${theirs}: ` +
       'nothing changed; if this is the deployment\'s vault, pass --rotate-ca to replace the CA on every host',
   );
 }
@@ -174,7 +181,7 @@ export async function prepareDeployment(ctx: PrepareContext): Promise<Vars> {
   const vault = await ctx.vault({ create: mayCreateVault(ctx, held) });
   if (ctx.check) {
     const vars = await deploymentVars({ vault, certsDir: ctx.certsDir, check: true });
-    guardCa(ctx, held, vars.tls_ca_pem as string);
+    guardCa(ctx, held, { certPem: vars.tls_ca_pem as string });
     return vars;
   }
   const hosts = selectHosts(ctx.inventory, 'registry');
@@ -188,7 +195,7 @@ export async function prepareDeployment(ctx: PrepareContext): Promise<Vars> {
     publicName,
     sans: wantedSans(hosts, publicName),
     newCa,
-    approve: (r) => guardCa(ctx, held, r.ca.certPem),
+    approve: (r) => guardCa(ctx, held, r.ca),
   });
   const dbHosts = groupHosts(ctx.inventory, GROUPS.database);
   const db = dbHosts.length ? await ensureServiceCert({ vault, certsDir: ctx.certsDir, name: DB_CERT, sans: hostSans(dbHosts) }) : undefined;

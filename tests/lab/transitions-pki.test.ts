@@ -2,6 +2,8 @@
 // new CA (its key gone from the vault, the path a CA renewal takes) each end, after one site run,
 // in a registry and a proxy serving the new certificate to clients that trust only the CA now in
 // the certs directory; a rerun then changes nothing. The public name: transitions-name.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import t from 'tap';
 import { converged, LAB_PUBLIC_NAME as NAME, servesCurrent, siteLab, unchanged } from '../fixtures/roles/site-lab.ts';
 
@@ -37,7 +39,17 @@ t.test('a new CA: every certificate replaced, clients of the old CA refused, the
   const old = await s.client();
   const oldCa = await s.certFingerprint('ca');
   await s.deleteSecret('pki_ca_key');
-  // A CA other than the hosts' is replaced only when asked (issue 9: --rotate-ca).
+  // A CA other than the hosts' is replaced only when asked (issue 9: --rotate-ca). Refused
+  // runs make no CA: two of them read alike and leave the vault and the certs directory as they were.
+  const files = async () => Promise.all([s.vaultFile, join(s.certsDir, 'ca.crt'), join(s.certsDir, 'server.crt')].map((f) => readFile(f, 'utf8')));
+  const before = await files();
+  const refused = [await s.site(), await s.site()];
+  for (const r of refused) {
+    t.equal(r.code, 1, 'refused without --rotate-ca');
+    t.match(r.stderr.trim(), /^site: \S+ holds CA sha256:[0-9a-f]{64} but this run would make a new CA \(private key missing from the vault; .*\): nothing changed; .*--rotate-ca/);
+  }
+  t.equal(refused[0]!.stderr, refused[1]!.stderr, 'both refusals say the same');
+  t.same(await files(), before, 'vault and certificates untouched');
   const rotated = await s.site('--rotate-ca');
   converged(t, rotated, 'the run');
   t.match(rotated.stderr, /pki: CA rotated \(a new one, as --rotate-ca asked\)/);
