@@ -10,6 +10,7 @@ import { prepareRoles } from './prepare.ts';
 import { splitPattern } from '../inventory/limit.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import { VaultFile } from '../vault/index.ts';
+import { ConnectionPool } from '../transport/pool.ts';
 import { parseVaultIdFlag } from '../vault/password.ts';
 import { CONNECTION_TYPES, type ConnectionType } from './connect.ts';
 import { trapInterrupts } from './interrupt.ts';
@@ -223,11 +224,33 @@ export interface RunCommandOptions {
 export async function runCommand(cmd: RunCommand, inventoryFile: string, roles: Role[], opts: RunCommandOptions = {}): Promise<number> {
   const flags = { vaultFile: cmd.vaultFile, passwordFile: cmd.vaultPasswordFile, certsDir: cmd.certsDir };
   const { inventory: inv, files, password } = await loadBoundInventory(inventoryFile, flags, opts.password);
+  const prepare = (pool: ConnectionPool, check: boolean) => {
+    const limited = limitedHosts(inv, cmd.options.limit);
+    return prepareRoles(roles, {
+      inventory: inv,
+      files,
+      passwordFileBound: cmd.vaultPasswordFile === undefined,
+      password,
+      hosts: [...new Set(roles.flatMap((r) => roleHosts(inv, r, limited)))],
+      ...(cmd.options.limit !== undefined ? { limit: cmd.options.limit } : {}),
+      check,
+      rotateCa: cmd.rotateCa,
+      pool,
+      ...(cmd.options.knownHostsFile ? { knownHostsFile: cmd.options.knownHostsFile } : {}),
+    });
+  };
   if (cmd.listSteps) {
-    const listed = await listSteps(inv, roles, cmd.options);
-    process.stdout.write(listed.text);
-    if (listed.unlisted) throw new UserError(`--list-steps: ${listed.unlisted} role-and-host pair(s) cannot be listed (see above)`, 2);
-    return 0;
+    // Steps are built from the prepared vars (certificates, users): prepared as --check does, reading only.
+    const pool = new ConnectionPool({ hostKeyChecking: cmd.options.hostKeyChecking });
+    try {
+      const prepared = await prepare(pool, true);
+      const listed = await listSteps(inv, roles, { ...cmd.options, extraVars: { ...prepared, ...cmd.options.extraVars } }, pool);
+      process.stdout.write(listed.text);
+      if (listed.unlisted) throw new UserError(`--list-steps: ${listed.unlisted} role-and-host pair(s) cannot be listed (see above)`, 2);
+      return 0;
+    } finally {
+      pool.close();
+    }
   }
   const lock = cmd.options.check || opts.runLocked ? undefined : await lockRun(inv.file);
   try {
@@ -237,20 +260,7 @@ export async function runCommand(cmd: RunCommand, inventoryFile: string, roles: 
       : humanReporter(process.stdout, process.stderr, { verbose: cmd.options.verbose });
     const pool = runPool(cmd.options, sink);
     try {
-      const limited = limitedHosts(inv, cmd.options.limit);
-      const hosts = [...new Set(roles.flatMap((r) => roleHosts(inv, r, limited)))];
-      const prepared = await prepareRoles(roles, {
-        inventory: inv,
-        files,
-        passwordFileBound: cmd.vaultPasswordFile === undefined,
-        password,
-        hosts,
-        ...(cmd.options.limit !== undefined ? { limit: cmd.options.limit } : {}),
-        check: cmd.options.check,
-        rotateCa: cmd.rotateCa,
-        pool,
-        ...(cmd.options.knownHostsFile ? { knownHostsFile: cmd.options.knownHostsFile } : {}),
-      });
+      const prepared = await prepare(pool, cmd.options.check);
       const trap = trapInterrupts((line) => process.stderr.write(line));
       try {
         const result = await runRoles(inv, roles, { ...cmd.options, extraVars: { ...prepared, ...cmd.options.extraVars }, signal: trap.signal }, sink, pool);

@@ -155,15 +155,38 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
     // A connection lost while probing is reopened once (by the next exec).
     await reprobe(0).catch((err) => (err instanceof ConnectionLostError ? reprobe(0) : Promise.reject(err)));
     let retried = -1;
+    // Check mode writes nothing, so later probes still see the old files: a step that declares
+    // it reads what an earlier step would write is predicted to change (and notify) too.
+    const follows = new Map<number, string>();
+    const predict = (from: number, writer: Step) => {
+      for (let j = from + 1; j < active.length; j++) {
+        const reads = readsOf(active[j]!);
+        if (reads !== undefined && reads.length > 0 && !follows.has(j) && mayAffect(writer.writes, reads)) follows.set(j, writer.name);
+      }
+    };
     for (let i = 0; i < active.length; i++) {
       const step = active[i]!;
       if (stopping()) throw new Interrupted(step.name, false);
-      if (step.afterHandlers && !handler && (await flush(notified))) await reprobe(i);
+      if (step.afterHandlers && !handler && (await flush(notified))) {
+        if (opts.check) {
+          // Its probe saw the service before the handlers that would run first: no prediction.
+          event(step, handler, 'skipped', 0, { summary: 'check mode: runs after the handlers above' });
+          continue;
+        }
+        await reprobe(i);
+      }
       const t0 = performance.now();
       const ms = () => Math.round(performance.now() - t0);
       emit({ type: 'step-start', role: role.name, host: host.name, step: step.name, handler });
       try {
         const state = states[i]!;
+        const cause = follows.get(i);
+        if (opts.check && cause !== undefined && !state.skip) {
+          event(step, handler, 'changed', ms(), { summary: `would change after "${cause}"` });
+          step.notify.forEach((n) => notified.add(n));
+          predict(i, step);
+          continue;
+        }
         if (state.skip) {
           event(step, handler, 'skipped', ms(), { summary: 'when test failed' });
           continue;
@@ -184,6 +207,7 @@ export async function runRoleOnHost(role: Role, run: HostRun, rc: RoleRunContext
         if (opts.check) {
           event(step, handler, 'changed', ms(), { summary: change.summary, diff });
           step.notify.forEach((n) => notified.add(n));
+          predict(i, step);
           continue;
         }
         const rest = active.slice(i + 1);

@@ -1,7 +1,7 @@
 import { FactsCache } from '../facts/index.ts';
 import type { Inventory } from '../inventory/types.ts';
 import { redact } from '../secret.ts';
-import { ConnectionPool } from '../transport/pool.ts';
+import type { ConnectionPool } from '../transport/pool.ts';
 import { connect } from './connect.ts';
 import { limitedHosts, mapLimit, roleHosts } from './runner.ts';
 import { nameMatcher, roleSteps } from './select.ts';
@@ -12,16 +12,14 @@ import { roleVars, type Role, type RunOptions } from './types.ts';
  * depend on facts, so each host is asked for them (one exec); hosts with the same list share
  * one listing. Returns the text and how many role-and-host pairs could not be listed.
  */
-export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions): Promise<{ text: string; unlisted: number }> {
+export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions, pool: ConnectionPool): Promise<{ text: string; unlisted: number }> {
   let unlisted = 0;
   const limited = limitedHosts(inv, opts.limit);
-  const pool = new ConnectionPool({ hostKeyChecking: opts.hostKeyChecking });
   const facts = new FactsCache();
   const matcher = opts.startAt ? nameMatcher(opts.startAt) : undefined;
   const started = new Map<string, boolean>();
   const out: string[] = [];
-  try {
-    for (const role of roles) {
+  for (const role of roles) {
       const listings = new Map<string, string[]>();
       const hosts = roleHosts(inv, role, limited);
       const lines = new Map<string, string>();
@@ -49,8 +47,5 @@ export async function listSteps(inv: Inventory, roles: Role[], opts: RunOptions)
       }
       for (const [text, names] of listings) out.push(`role ${role.name} [${names.join(', ')}]\n${text}\n`);
     }
-  } finally {
-    pool.close();
-  }
   return { text: redact(out.join('\n')), unlisted };
 }

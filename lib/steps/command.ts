@@ -14,6 +14,13 @@ export interface CommandOptions extends StepOptions {
   cwd?: string;
   /** Environment for the command; values travel on stdin (never argv), so Secrets are fine here. */
   env?: Record<string, string | Secret>;
+  /**
+   * The paths `unless` looks at, when known (else: anything). Check mode then predicts the
+   * command runs after an earlier step would write one of them.
+   */
+  reads?: string[];
+  /** The paths the command may change, when known (else: anything). */
+  writes?: string[];
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -54,6 +61,8 @@ export function command(opts: CommandOptions): Step {
   return {
     ...common('command', opts, `command ${opts.cmd}`),
     ...(opts.unless === undefined ? { reads: opts.creates !== undefined ? [opts.creates] : [] } : {}),
+    ...(opts.reads ? { reads: opts.reads } : {}),
+    ...(opts.writes ? { writes: opts.writes } : {}),
     probe: () => ({ shell: [...guards, 'return 0'].join('\n') }),
     async plan({ output }) {
       const f = fields(output);

@@ -32,6 +32,8 @@ export function loadedFiles(opts: LoadedFilesOptions): { step: Step; record: Ste
     name: opts.name,
     cmd: opts.check ?? 'true',
     unless: `[ "$(${fingerprint(opts.paths)})" = "$(cat ${marker} 2>/dev/null)" ]`,
+    reads: [...opts.paths, opts.marker],
+    writes: [],
     notify: [...opts.notify, opts.recordName],
     tags: ['service'],
   });

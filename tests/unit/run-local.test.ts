@@ -73,9 +73,43 @@ t.test('check mode writes nothing and predicts the handler', async (t) => {
   await runCollect(inv, [serviceRole(dir, 'v1\n')]);
   const r = await runCollect(inv, [serviceRole(dir, 'v2\n')], { check: true });
   t.equal(r.result.exitCode, 0);
-  t.strictSame(trail(r, dir), ['copy svc.conf: changed', 'handler restart: changed', 'check: ok']);
+  // The check would run after the restart: its probe saw the service before it, so it predicts nothing.
+  t.strictSame(trail(r, dir), ['copy svc.conf: changed', 'handler restart: changed', 'check: skipped']);
   t.equal(await text(join(dir, 'svc.conf')), 'v1\n', 'the file is untouched');
   t.equal(await text(join(dir, 'restarts')), 'restart\n', 'no restart ran');
+});
+
+/**
+ * roles/shared/loaded's shape: the config notifies nothing itself; a later step compares it
+ * with what the service loaded (a marker) and notifies the reload. It declares what it reads.
+ */
+function loadedRole(dir: string, content: string): Role {
+  const p = (name: string) => join(dir, name);
+  return {
+    name: 'svc',
+    hosts: 'all',
+    steps: () => [
+      copy({ dest: p('svc.conf'), content, mode: '0644' }),
+      command({ name: 'other', cmd: `touch ${p('other')}`, unless: `[ -e ${p('other')} ]` }),
+      command({ name: 'runs the current config', cmd: 'true', unless: `cmp -s ${p('svc.conf')} ${p('loaded')}`, reads: [p('svc.conf'), p('loaded')], writes: [], notify: ['reload'] }),
+    ],
+    handlers: () => [command({ name: 'reload', cmd: `cp ${p('svc.conf')} ${p('loaded')}; echo reload >> ${p('reloads')}` })],
+  };
+}
+
+t.test('check mode predicts what follows from what it would write, as the real run then does', async (t) => {
+  const dir = t.testdir();
+  const inv = await localInventory(dir);
+  await runCollect(inv, [loadedRole(dir, 'v1\n')]);
+  const check = await runCollect(inv, [loadedRole(dir, 'v2\n')], { check: true });
+  t.strictSame(trail(check, dir), ['copy svc.conf: changed', 'other: ok', 'runs the current config: changed', 'handler reload: changed'], 'the reload is predicted');
+  t.match(check.steps.find((s) => s.step === 'runs the current config')?.summary, /would change after "copy .*svc\.conf"/);
+  t.equal(await text(join(dir, 'loaded')), 'v1\n', 'nothing reloaded');
+  const real = await runCollect(inv, [loadedRole(dir, 'v2\n')]);
+  t.strictSame(trail(real, dir), trail(check, dir), 'the real run does what check mode said');
+  t.equal(await text(join(dir, 'reloads')), 'reload\nreload\n');
+  const quiet = await runCollect(inv, [loadedRole(dir, 'v2\n')], { check: true });
+  t.strictSame(trail(quiet, dir), ['copy svc.conf: ok', 'other: ok', 'runs the current config: ok'], 'nothing to predict once converged');
 });
 
 t.test('tags and --start-at select the steps; the handler follows what ran', async (t) => {
