@@ -13,6 +13,7 @@ import type { Facts } from '../../lib/facts/index.ts';
 import { loadedFiles } from '../shared/loaded.ts';
 import { tlsPaths, tlsSteps } from '../shared/tls.ts';
 import { verifyService, waitUntil } from '../shared/verify.ts';
+import { adminNetrcStep, harborSettingsStep, localHarborApi } from './harbor-settings.ts';
 import { need, needSecret } from '../shared/deployment.ts';
 import { harborExternal } from './external.ts';
 
@@ -189,6 +190,7 @@ export function harborSteps(ctx: RoleContext): Step[] {
     unarchive({ src: p.archive, dest: remoteDir(p.installDir), creates: `${p.installDir}/install.sh`, timeoutMs: 10 * 60_000, tags: ['harbor'] }),
     ...tlsSteps({ role: ROLE, vars }),
     template({ src: 'harbor.yml.njk', dest: p.config, vars: templateVars, mode: '0600', owner: 'root', group: 'root', sensitive: true, tags: ['config'] }),
+    adminNetrcStep(admin, publicName),
     // Before the install: on the first run install.sh loads everything itself and records it.
     { ...l.step, when: `[ -e ${q(INSTALLED)} ]` },
     command({
@@ -207,6 +209,7 @@ export function harborSteps(ctx: RoleContext): Step[] {
     }),
     // After a reconfigure this run asked for: Harbor serves what it wrote.
     verifyService({ name: 'harbor answers', ...untilHealthy(publicName, p.installDir) }),
+    harborSettingsStep(localHarborApi(publicName), vars),
   ];
 }
 

@@ -81,9 +81,11 @@ t.test('the role dispatches harbor: Docker, installer, certificate, harbor.yml, 
       'copy copy /etc/harbormaster/tls/server.key',
       'copy copy /etc/harbormaster/ca.sha256',
       `template template ${opt}/harbor/harbor.yml`,
+      'copy harbor admin credentials /etc/harbormaster/harbor-admin.netrc',
       'command harbor runs the current harbor.yml',
       'command install harbor',
       'command harbor answers',
+      'command harbor system configuration',
     ],
   );
   const handlers = registry.handlers!(context(vars));
@@ -122,6 +124,7 @@ t.test('the role dispatches harbor: Docker, installer, certificate, harbor.yml, 
     'copy /etc/harbormaster/tls/server.crt': '644',
     'copy /etc/harbormaster/tls/server.key': '600',
     'copy /etc/harbormaster/ca.sha256': '644',
+    'harbor admin credentials /etc/harbormaster/harbor-admin.netrc': '600',
   });
   const keyPlan = await byName(steps, 'copy /etc/harbormaster/tls/server.key').plan({ output: '', files: new Map() }, envOf(vars, { wantDiff: true }));
   t.match(keyPlan?.content, { sensitive: true, after: null }, 'the key is a Secret: its content is never shown');
@@ -248,6 +251,7 @@ t.test('what cannot work fails before anything runs, in one line', async (t) => 
   for (const bad of ['/srv/harbor data', '/data"', "/data'x", '/data/*', '/data:ro', '/data#1', '/da$ta']) {
     oneLine(() => registry.steps(context(harborVars({ harbor_data_volume: bad }))), /^role registry: harbor_data_volume .* holds characters Harbor's installer cannot pass to docker/);
   }
+  oneLine(() => registry.steps(context(harborVars({ harbor_config: { self_registraton: false } }))), /^registry role: harbor_config: self_registraton is not a Harbor configuration key/);
   oneLine(() => registry.steps(context(harborVars({ harbor_trivy: 'yes' }))), /^role registry: harbor_trivy must be true or false, not "yes"$/);
   oneLine(() => registry.steps(context(harborVars({ ...s3Over, registry_s3_redirect: 'no' }))), /^role registry: registry_s3_redirect must be true or false/);
 });
