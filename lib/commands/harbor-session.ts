@@ -13,6 +13,7 @@ import { DEFAULT_CERTS_DIR, readIfExists, registryPublicName } from '../pki/inde
 import { humanReporter, jsonReporter, type Output } from '../run/report.ts';
 import type { EventSink } from '../run/types.ts';
 import { redact } from '../secret.ts';
+import { wantedConfigurations } from '../../roles/registry/harbor-settings.ts';
 import { DEFAULT_VAULT_FILE, VaultFile } from '../vault/index.ts';
 
 export const FLAGS = {
@@ -136,13 +137,32 @@ export class HarborSession {
       } catch (err) {
         throw new UserError(`${file}: not YAML: ${(err as Error).message.split('\n')[0]}`);
       }
-      return parseHarborSpec(raw, file);
+      return this.#agreeingWithRole(parseHarborSpec(raw, file), file);
     }
     const vars = (await this.registryHosts())[0]?.vars ?? {};
     if (vars.harbor === undefined) {
       throw new UserError(`${this.flags.inventory}: the registry hosts have no harbor: variable: declare it in group_vars (README: Harbor as code) or pass --spec FILE`);
     }
-    return parseHarborSpec(vars.harbor, `${this.flags.inventory} (harbor:)`);
+    const source = `${this.flags.inventory} (harbor:)`;
+    return this.#agreeingWithRole(parseHarborSpec(vars.harbor, source), source);
+  }
+
+  /**
+   * The spec's system configuration may not undo what the registry role sets on every converge
+   * (the inventory's harbor_config and the role's secure defaults): the two would take turns.
+   */
+  async #agreeingWithRole(spec: HarborSpec, source: string): Promise<HarborSpec> {
+    if (!spec.configurations) return spec;
+    const vars = existsSync(this.flags.inventory) ? ((await this.registryHosts())[0]?.vars ?? {}) : {};
+    const role = wantedConfigurations(vars);
+    for (const [key, value] of Object.entries(spec.configurations)) {
+      if (key in role && role[key] !== value) {
+        throw new UserError(
+          `${source}: harbor.configurations.${key}: ${JSON.stringify(value)}, but the registry role sets ${JSON.stringify(role[key])} on every converge (harbor_config or its secure defaults): set it in harbor_config instead`,
+        );
+      }
+    }
+    return spec;
   }
 
   /** Runs planned entries through the reporter: check mode with --check, else for real. */

@@ -83,9 +83,10 @@ export function diffConfigurations(current: ConfigurationsResponse, wanted: Conf
   });
 }
 
-/** Read-only keys among the changes (`editable: false`: set by an environment variable of Harbor's core). */
-export function notEditable(current: ConfigurationsResponse, changes: ConfigChange[]): string[] {
-  return changes.filter((c) => current[c.key]?.editable === false).map((c) => c.key);
+/** Refuses changes to read-only keys (`editable: false`: set by an environment variable of Harbor's core). */
+export function requireEditable(current: ConfigurationsResponse, changes: ConfigChange[], harborUrl: string): void {
+  const fixed = changes.filter((c) => current[c.key]?.editable === false).map((c) => c.key);
+  if (fixed.length) throw new UserError(`Harbor at ${harborUrl}: ${fixed.join(', ')} cannot be changed over the API (set by Harbor's core environment)`);
 }
 
 /** One line for a plan or an event: `project_creation_restriction: "everyone" -> "adminonly", ...`. */

@@ -62,7 +62,7 @@ export function applyOrder(entries: PlanEntry[]): PlanEntry[] {
   return [...entries.filter((e) => e.action !== 'delete'), ...entries.filter((e) => e.action === 'delete').reverse()];
 }
 
-const show = (v: unknown): string => (v === undefined ? '(unset)' : typeof v === 'string' ? v : JSON.stringify(v));
+const show = (v: unknown): string => (v === undefined ? '(unset)' : typeof v === 'string' && v !== '' ? v : JSON.stringify(v));
 const SIGN: Record<PlanAction, string> = { create: '+', update: '~', delete: '-', ok: ' ', unmanaged: '?' };
 
 /** One line per change, "attr: from → to" for each differing attribute. */

@@ -3,6 +3,7 @@
 // request. A key left out is not managed; a list or map that is given is owned (--prune).
 import { UserError } from '../errors.ts';
 import { ROLES } from './client.ts';
+import { checkConfigurations, type Configurations } from './configurations.ts';
 
 export type RoleName = keyof typeof ROLES;
 
@@ -83,6 +84,8 @@ export interface HarborSpec {
   projects?: Record<string, ProjectSpec>;
   robots?: Record<string, RobotSpec>;
   gc?: GcSpec;
+  /** System configuration keys (swagger's Configurations); keys left out are not managed. */
+  configurations?: Configurations;
 }
 
 const RETAIN: Record<string, string> = {
@@ -217,7 +220,7 @@ export function parseHarborSpec(raw: unknown, source: string): HarborSpec {
     return { absent: bool(r.absent, `${at}.absent`), project: projectName, description: text(r.description, `${at}.description`) ?? '', duration, disabled: bool(r.disabled, `${at}.disabled`) ?? false, permissions };
   };
 
-  const top = keys(map(raw ?? {}, 'harbor'), 'harbor', ['users', 'projects', 'robots', 'gc']);
+  const top = keys(map(raw ?? {}, 'harbor'), 'harbor', ['users', 'projects', 'robots', 'gc', 'configurations']);
   const each = <T>(v: unknown, at: string, one: (x: unknown, where: string) => T) =>
     v === undefined ? undefined : Object.fromEntries(Object.entries(map(v, at)).map(([name, x]) => [name, one(x, `${at}.${name}`)]));
   let gc: GcSpec | undefined;
@@ -230,5 +233,6 @@ export function parseHarborSpec(raw: unknown, source: string): HarborSpec {
     projects: each(top.projects, 'harbor.projects', project),
     robots: each(top.robots, 'harbor.robots', robot),
     gc,
+    configurations: top.configurations === undefined ? undefined : checkConfigurations(top.configurations, `${source}: harbor.configurations`),
   };
 }

@@ -3,7 +3,7 @@
 // Harbor's API on the registry host itself (harbor-api.ts).
 import type { Vars } from '../../lib/inventory/types.ts';
 import { UserError } from '../../lib/errors.ts';
-import { changesBody, checkConfigurations, describeChanges, diffConfigurations, notEditable, SECURE_DEFAULTS, type ConfigurationsResponse } from '../../lib/harbor/configurations.ts';
+import { changesBody, checkConfigurations, describeChanges, diffConfigurations, requireEditable, SECURE_DEFAULTS, type ConfigurationsResponse } from '../../lib/harbor/configurations.ts';
 import { common } from '../../lib/steps/base.ts';
 import type { Step } from '../../lib/steps/index.ts';
 import { curlApi, type HarborApi } from './harbor-api.ts';
@@ -39,8 +39,7 @@ export function harborSettingsStep(api: HarborApi, vars: Vars): Step {
       }
       const changes = diffConfigurations(current, wanted);
       if (changes.length === 0) return null;
-      const fixed = notEditable(current, changes);
-      if (fixed.length) throw new UserError(`Harbor at https://${api.publicName}: ${fixed.join(', ')} cannot be changed over the API (set by Harbor's core environment)`);
+      requireEditable(current, changes, `https://${api.publicName}`);
       const unread = status === '200' ? '' : ` (Harbor not answering: ${status === '000' ? body.trim().split('\n').pop() : `HTTP ${status}`})`;
       return {
         summary: `set ${describeChanges(changes)}${unread}`,

@@ -187,7 +187,13 @@ function mockPki() {
 type Handler = (req: IncomingMessage, url: URL, params: string[], body: unknown, me: User | undefined) => Reply;
 
 export async function startHarborMock(
-  opts: { adminPassword?: string; swagger?: HarborSwagger | false; configurations?: Record<string, string | number | boolean> } = {},
+  opts: {
+    adminPassword?: string;
+    swagger?: HarborSwagger | false;
+    configurations?: Record<string, string | number | boolean>;
+    /** Configuration keys Harbor's core environment sets: answered `editable: false`. */
+    fixedConfigurations?: string[];
+  } = {},
 ): Promise<HarborMock> {
   const adminPassword = opts.adminPassword ?? 'Harbor12345';
   const swagger = opts.swagger === false ? undefined : (opts.swagger ?? harborSwagger());
@@ -445,7 +451,8 @@ export async function startHarborMock(
     }],
     ['GET', '/configurations', (_req, _url, _p, _b, me) => {
       requireAdmin(me);
-      return { status: 200, body: Object.fromEntries(Object.entries(configurations).map(([k, value]) => [k, { value, editable: true }])) };
+      const editable = (k: string) => !opts.fixedConfigurations?.includes(k);
+      return { status: 200, body: Object.fromEntries(Object.entries(configurations).map(([k, value]) => [k, { value, editable: editable(k) }])) };
     }],
     ['PUT', '/configurations', (_req, _url, _p, body, me) => {
       requireAdmin(me);

@@ -246,6 +246,34 @@ t.test("without --spec, the spec is the registry hosts' harbor: from the invento
   t.match((await run('plan', '-i', join(inv, 'hosts.yaml'))).stderr, /^harbor: .*hosts\.yaml: the registry hosts have no harbor: variable: declare it in group_vars .* or pass --spec FILE\n$/);
 });
 
+t.test("a spec's configurations: planned and applied as one object; one undoing what the registry role sets is refused", async (t) => {
+  const spec = join(dir, 'config.yaml');
+  const withSpec = async (yaml: string, inv = inventory) => {
+    await writeFile(spec, yaml);
+    return run('apply', '--yes', '--spec', spec, '-i', inv);
+  };
+  let r = await withSpec('configurations: { banner_message: maintenance at noon }\n');
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^ {2}~ configuration system\n {6}banner_message: "" → maintenance at noon\n/m);
+  t.same(steps(r.stdout).filter((l) => l.includes('configuration')), ['changed | configuration system (banner_message: "" → maintenance at noon)']);
+  t.equal(mock.configurations.banner_message, 'maintenance at noon');
+  r = await withSpec('configurations: { banner_message: maintenance at noon }\n');
+  t.same(steps(r.stdout).filter((l) => l.includes('configuration')), ['ok | configuration system'], 'rerun: ok');
+
+  const writes = mock.writes().length;
+  r = await withSpec('configurations: { self_registration: true }\n');
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^harbor: .*config\.yaml: harbor\.configurations\.self_registration: true, but the registry role sets false on every converge \(harbor_config or its secure defaults\): set it in harbor_config instead\n$/);
+  const withConfig = join(dir, 'inventory-config.yaml');
+  await writeFile(withConfig, 'all:\n  children:\n    registry:\n      hosts:\n        registry-1: { ansible_host: 127.0.0.1, registry_public_name: localhost }\n      vars:\n        harbor_config: { token_expiration: 60 }\n');
+  r = await withSpec('configurations: { token_expiration: 90 }\n', withConfig);
+  t.match(r.stderr, /harbor\.configurations\.token_expiration: 90, but the registry role sets 60/, "the inventory's harbor_config counts");
+  t.equal(mock.writes().length, writes, 'refused before any request');
+  await writeFile(spec, 'configurations: { token_expiration: 60 }\n');
+  r = await run('plan', '--spec', spec, '-i', withConfig);
+  t.match(r.stdout, /^ {2}~ configuration system\n {6}token_expiration: 30 → 60\n/m, 'agreeing with harbor_config: planned');
+});
+
 t.test('errors are one line on stderr, exit 1', async (t) => {
   const oneLine = (r: { code: number; stdout: string; stderr: string }, pattern: RegExp) => {
     t.equal(r.code, 1, 'exit 1');

@@ -206,9 +206,39 @@ t.test('a failure stops the run: reported as failed, the rest not run, then the 
   t.notOk(mock.projects().includes('fresh'));
 });
 
+t.test('the system configuration is one object: keys that differ updated in one PUT, then ok; keys left out untouched', async (t) => {
+  const want = spec({ configurations: { banner_message: 'managed', token_expiration: 45, read_only: false } });
+  const before = mock.writes().length;
+  const entries = await planHarbor(ctx(), want);
+  t.match(entries, [{ kind: 'configuration', name: 'system', action: 'update', diffs: [{ attr: 'banner_message', from: '', to: 'managed' }, { attr: 'token_expiration', from: 30, to: 45 }] }]);
+  t.match(formatPlan(entries), /^ {2}~ configuration system\n {6}banner_message: "" → managed\n {6}token_expiration: 30 → 45\n/);
+  t.match((await run(entries, true)).steps, [{ step: 'configuration system', status: 'changed' }]);
+  t.equal(mock.writes().length, before, 'check mode: no write');
+  const applied = await run(entries);
+  t.match(applied.steps, [{ step: 'configuration system', status: 'changed', summary: 'banner_message: "" → managed; token_expiration: 30 → 45' }]);
+  t.strictSame(mock.writes().slice(before).map((c) => `${c.method} ${c.path} ${c.status}`), ['PUT /api/v2.0/configurations 200'], 'read_only already false: one PUT of the two others');
+  t.match(mock.configurations, { banner_message: 'managed', token_expiration: 45, self_registration: false, session_timeout: 60 });
+  t.match(await planHarbor(ctx(), want), [{ kind: 'configuration', action: 'ok' }]);
+  t.strictSame(await planHarbor(ctx(), spec({})), [], 'no configurations: not managed');
+});
+
+t.test("a key Harbor's core environment fixes is refused at plan time, naming it", async (t) => {
+  const fixed = await startHarborMock({ adminPassword: mock.adminPassword, fixedConfigurations: ['read_only'] });
+  const other = new HarborClient({ url: fixed.url, caPem: fixed.caPem, password: new Secret(fixed.adminPassword) });
+  t.teardown(async () => {
+    other.close();
+    await fixed.close();
+  });
+  const want = spec({ configurations: { read_only: true } });
+  await t.rejects(planHarbor({ client: other, prune: false, secrets }, want), { message: /^Harbor at https:\/\/127\.0\.0\.1:\d+: read_only cannot be changed over the API \(set by Harbor's core environment\)$/ });
+  t.strictSame(fixed.writes(), []);
+});
+
 t.test('a bad spec is one line naming the source and the key', async (t) => {
   const bad: [unknown, RegExp][] = [
-    [{ projets: {} }, /^test spec: harbor\.projets: unknown key \(known: users, projects, robots, gc\)$/],
+    [{ projets: {} }, /^test spec: harbor\.projets: unknown key \(known: users, projects, robots, gc, configurations\)$/],
+    [{ configurations: { self_registraton: false } }, /^test spec: harbor\.configurations: self_registraton is not a Harbor configuration key/],
+    [{ configurations: { token_expiration: '30' } }, /^test spec: harbor\.configurations: token_expiration must be an integer, not "30"$/],
     [{ users: { bob: { admin: 'yes' } } }, /^test spec: harbor\.users\.bob\.admin: expected true or false, got "yes"$/],
     [{ projects: { p: { severity: 'severe' } } }, /^test spec: harbor\.projects\.p\.severity: expected one of none, low, medium, high, critical/],
     [{ projects: { p: { members: { bob: 'owner' } } } }, /^test spec: harbor\.projects\.p\.members\.bob: expected one of projectAdmin/],

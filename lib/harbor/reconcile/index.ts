@@ -1,7 +1,9 @@
 // The whole spec planned at once: Harbor is read in parallel per kind, and the entries come out
-// in the order they apply (users, projects and what they hold, robots, GC), removals reversed.
+// in the order they apply (system configuration, users, projects and what they hold, robots, GC),
+// removals reversed.
 import type { PlanEntry, ReconcileContext } from '../plan.ts';
 import type { HarborSpec } from '../spec.ts';
+import { planConfigurations } from './configurations.ts';
 import { planGc } from './gc.ts';
 import { planProjects } from './projects.ts';
 import { planRobots } from './robots.ts';
@@ -16,6 +18,7 @@ export async function planHarbor(ctx: ReconcileContext, spec: HarborSpec): Promi
   const harborUsers = spec.users || spec.projects ? await ctx.client.listUsers() : [];
   const users = knownUsers(harborUsers.map((u) => u.username), spec);
   const parts = await Promise.all([
+    spec.configurations ? planConfigurations(ctx, spec.configurations) : [],
     spec.users ? planUsers(ctx, spec.users, harborUsers) : [],
     spec.projects ? planProjects(ctx, spec.projects, users) : [],
     spec.robots ? planRobots(ctx, spec.robots) : [],
