@@ -16,11 +16,12 @@ import { verifyService, waitUntil } from '../shared/verify.ts';
 import { adminNetrcStep, harborSettingsStep, localHarborApi } from './harbor-settings.ts';
 import { need, needSecret } from '../shared/deployment.ts';
 import { harborExternal } from './external.ts';
+import { harborMigrateStep, harborUpgradeStep, harborVersionStep, onUpgradeFailure, recordInstalled, type UpgradeTarget } from './harbor-upgrade.ts';
 
 const ROLE = 'registry';
 const RECONFIGURE = 'reconfigure harbor';
 const RECORD = 'record what harbor loaded';
-/** Written once install.sh has succeeded: later runs reconfigure instead of installing. */
+/** Written once install.sh has succeeded, holding the release: later runs reconfigure (or upgrade) instead of installing. */
 export const INSTALLED = '/etc/harbormaster/harbor.installed';
 /** install.sh's last line when every container came up healthy. */
 const INSTALL_OK = 'Harbor has been installed and started successfully';
@@ -181,13 +182,17 @@ export function harborSteps(ctx: RoleContext): Step[] {
     ...(storage === 's3' ? s3Vars(vars) : {}),
   };
   const l = loaded(p.config);
+  const upgrade: UpgradeTarget = { ...p, installed: INSTALLED, compose: COMPOSE };
   return [
+    harborVersionStep(upgrade),
     pkg({ packages: [...packages, 'curl'], tags: ['packages'] }),
     service({ service: 'docker', state: 'started', enabled: true, tags: ['service'] }),
     // Only made when missing (a custom harbor_install_dir): /opt's own mode and owner are left alone.
     directory({ path: remoteDir(p.installDir), tags: ['harbor'] }),
     download({ url: p.url, dest: p.archive, sha256, mode: '0644', owner: 'root', group: 'root', timeoutMs: 30 * 60_000, tags: ['harbor'] }),
+    harborUpgradeStep(upgrade),
     unarchive({ src: p.archive, dest: remoteDir(p.installDir), creates: `${p.installDir}/install.sh`, timeoutMs: 10 * 60_000, tags: ['harbor'] }),
+    harborMigrateStep(upgrade),
     ...tlsSteps({ role: ROLE, vars }),
     template({ src: 'harbor.yml.njk', dest: p.config, vars: templateVars, mode: '0600', owner: 'root', group: 'root', sensitive: true, tags: ['config'] }),
     adminNetrcStep(admin, publicName),
@@ -198,10 +203,11 @@ export function harborSteps(ctx: RoleContext): Step[] {
       cwd: p.installDir,
       creates: INSTALLED,
       cmd: [
+        onUpgradeFailure,
         COMPOSE,
         installScript(vars),
         waitUntil(untilHealthy(publicName, p.installDir)),
-        `touch ${q(INSTALLED)}`,
+        recordInstalled(upgrade),
       ].join('\n'),
       notify: [RECORD],
       timeoutMs: 30 * 60_000,
