@@ -161,7 +161,7 @@ function s3Vars(vars: Vars): Vars {
   };
 }
 
-/** The steps of a Harbor registry host: Docker, the installer, the certificate, harbor.yml, install once. */
+/** The steps of a Harbor registry host: Docker, the installer, the certificate, harbor.yml, install once (or upgrade). */
 export function harborSteps(ctx: RoleContext): Step[] {
   const { vars, facts } = ctx;
   const packages = dockerPackages(facts);

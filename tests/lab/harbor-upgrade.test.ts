@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { loadInventory } from '../../lib/inventory/index.ts';
 import type { Vars } from '../../lib/inventory/types.ts';
 import { labExec } from '../../lib/lab/index.ts';
@@ -114,6 +114,12 @@ const changed = (r: Collected) => r.steps.filter((s) => s.status === 'changed').
 const callsSince = async (from: number) => (await exec(`cat ${STATE_LOG}`)).trim().split('\n').slice(from);
 const lines = async () => Number((await exec(`wc -l < ${STATE_LOG} 2>/dev/null || echo 0`)).trim());
 const installed = () => exec('cat /etc/harbormaster/harbor.installed');
+/** A converge at `version` that succeeds and changes nothing. */
+async function unchanged(t: Test, version: string, why: string) {
+  const r = await converge(version);
+  expectSuccess(t, r);
+  t.strictSame(changed(r), [], why);
+}
 
 t.before(async () => {
   const r = await runCollect(inv, [kitRole]);
@@ -126,9 +132,7 @@ t.test('a first install at 2.15.1, then a rerun that changes nothing', async (t)
   expectSuccess(t, r);
   t.ok(changed(r).includes('install harbor'));
   t.equal(await installed(), '2.15.1\n', 'the marker holds the release');
-  const again = await converge('2.15.1');
-  expectSuccess(t, again);
-  t.strictSame(changed(again), [], 'changed=0');
+  await unchanged(t, '2.15.1', 'a rerun: changed=0');
 });
 
 t.test('harbor_version 2.15.2: stop, back up, unpack beside, migrate, install, health', async (t) => {
@@ -159,9 +163,7 @@ t.test('harbor_version 2.15.2: stop, back up, unpack beside, migrate, install, h
   t.equal((await labExec(lab, 'registry-1', 'test -e /etc/harbormaster/harbor.upgrade')).code, 1, 'the upgrade is over');
   t.match(await exec('cat /opt/harbor/harbor.yml'), /^_version: 2\.15\.0$/m);
 
-  const again = await converge('2.15.2');
-  expectSuccess(t, again);
-  t.strictSame(changed(again), [], 'a rerun after the upgrade: changed=0');
+  await unchanged(t, '2.15.2', 'a rerun after the upgrade: changed=0');
 });
 
 t.test('a downgrade is refused in one line, before anything changes', async (t) => {
@@ -197,7 +199,5 @@ t.test('a failed upgrade names its backup; its restore script returns to the old
   t.match(await exec('ls /opt/harbor'), /^harbor\.v2\.15\.2\.tar\.gz$/m, 'the old install directory is back');
   t.equal(await exec('cat /data/database/PG_VERSION'), '15\n');
   t.match((await callsSince(from)).join('\n'), /images=harbor\.v2\.15\.2\.tar\.gz\s+:: compose up -d/, 'started from the old directory');
-  const back = await converge('2.15.2');
-  expectSuccess(t, back);
-  t.strictSame(changed(back), [], 'and the role finds it as it left it');
+  await unchanged(t, '2.15.2', 'and the role finds it as it left it');
 });
