@@ -524,7 +524,7 @@ export class HarborClient {
     const why = (() => {
       switch (reply.status) {
         case 401:
-          return `Harbor at ${this.url} refused the credentials of ${this.username}: wrong admin password? (check the vault key harbor_admin_password)`;
+          return `Harbor at ${this.url} refused the credentials of ${this.username}: wrong admin password? (check the vault key harbor_admin_password; a new one reaches Harbor when the registry role converges)`;
         case 403:
           return `forbidden: ${this.username} may not do this${detail ? ` (${detail})` : ''}`;
         case 404:

@@ -160,6 +160,7 @@ const unauthorized = () => new HttpError(401, 'UNAUTHORIZED', 'unauthorized');
 const forbidden = () => new HttpError(403, 'FORBIDDEN', 'forbidden');
 const notFound = (what: string) => new HttpError(404, 'NOT_FOUND', what);
 const badRequest = (what: string) => new HttpError(400, 'BAD_REQUEST', what);
+const weakPassword = () => badRequest('the password or secret must be longer than 8 chars with at least 1 uppercase letter, 1 lowercase letter and 1 number');
 
 interface Reply {
   status: number;
@@ -381,7 +382,7 @@ export async function startHarborMock(
     return perms as Robot['permissions'];
   }
   const robotSecret = (secret: string): string => {
-    if (!goodPassword(secret)) throw badRequest('the password or secret must be longer than 8 chars with at least 1 uppercase letter, 1 lowercase letter and 1 number');
+    if (!goodPassword(secret)) throw weakPassword();
     return secret;
   };
   const quotaJson = (p: Project) => ({
@@ -475,9 +476,7 @@ export async function startHarborMock(
       if (!email) throw badRequest("email can't be empty");
       if (!EMAIL.test(email)) throw badRequest('email with illegal format');
       if (!realname || realname.length > 255 || ILLEGAL.test(realname)) throw badRequest('realname with illegal length');
-      if (!goodPassword(password)) {
-        throw badRequest('the password or secret must be longer than 8 chars with at least 1 uppercase letter, 1 lowercase letter and 1 number');
-      }
+      if (!goodPassword(password)) throw weakPassword();
       if (userByName(username)) throw new HttpError(409, 'CONFLICT', `username ${username} is already used`);
       if (live().some((u) => u.email === email)) throw new HttpError(409, 'CONFLICT', `email ${email} is already used`);
       const user = addUser({ username, email, realname, comment, password, sysadmin_flag: false });
@@ -523,6 +522,21 @@ export async function startHarborMock(
       const flag = object(body).sysadmin_flag;
       if (typeof flag !== 'boolean') throw new HttpError(422, 'UNPROCESSABLE_ENTITY', 'sysadmin_flag in body must be of type boolean');
       user.sysadmin_flag = flag;
+      return ok;
+    }],
+    ['PUT', '/users/:/password', (_req, _url, [id], body, me) => {
+      // Harbor's updateUserPassword: admins change anyone's, others their own; changing one's own
+      // needs the current one; the new one must meet the rule and differ from the current one.
+      if (!me) throw unauthorized();
+      const user = userById(Number(id));
+      if (!user) throw notFound(`user ${id} not found`);
+      if (!me.sysadmin_flag && me !== user) throw forbidden();
+      const b = object(body);
+      if (me === user && b.old_password !== user.password) throw new HttpError(403, 'FORBIDDEN', 'Current password is incorrect');
+      const next = str(b.new_password);
+      if (!goodPassword(next)) throw weakPassword();
+      if (next === user.password) throw badRequest('New password is identical to old password');
+      user.password = next;
       return ok;
     }],
     ['GET', '/usergroups', (_req, url, _p, _b, me) => {
