@@ -2,9 +2,10 @@
 // steps (Docker's packages and service left out: no Docker engine here) with Harbor's own
 // install.sh, prepare and migrator run by the stand-in docker (tests/helpers/harbor-installer),
 // and a stand-in health endpoint that is healthy once compose has started Harbor. Proves: an
-// install, a no-op rerun, an upgrade in Harbor's documented order (stop, back up, unpack beside,
-// migrate, install, health), a no-op rerun, a downgrade refused with nothing changed, and a failed
-// upgrade that names its backup and whose restore script puts the old install back.
+// install, a no-op rerun, --check showing the upgrade and doing none of it, an upgrade in
+// Harbor's documented order (stop, back up, unpack beside, migrate, install, health), a no-op
+// rerun, a downgrade refused with nothing changed, and a failed upgrade that names its backup
+// and whose restore script puts the old install back.
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -135,14 +136,23 @@ t.test('a first install at 2.15.1, then a rerun that changes nothing', async (t)
   await unchanged(t, '2.15.1', 'a rerun: changed=0');
 });
 
+const UPGRADE_STEPS = ['upgrade harbor: stop, back up, set aside', 'unarchive /opt/harbor-offline-installer-v2.15.2.tgz -> /opt', 'migrate harbor.yml to 2.15.0', 'install harbor'];
+const upgradeSteps = (r: Collected) => changed(r).filter((s) => UPGRADE_STEPS.includes(s));
+
+t.test('--check shows the upgrade and does none of it', async (t) => {
+  const from = await lines();
+  const r = await runCollect(inv, [harborRole], { extraVars: varsAt('2.15.2'), check: true });
+  expectSuccess(t, r);
+  t.strictSame(upgradeSteps(r), UPGRADE_STEPS, 'each step the upgrade would run');
+  t.equal(await installed(), '2.15.1\n');
+  t.strictSame((await callsSince(from)).filter((c) => !c.endsWith(':: health')), [], 'docker never called');
+});
+
 t.test('harbor_version 2.15.2: stop, back up, unpack beside, migrate, install, health', async (t) => {
   const from = await lines();
   const r = await converge('2.15.2');
   expectSuccess(t, r);
-  t.strictSame(
-    changed(r).filter((s) => /upgrade|unarchive|migrate|install harbor/.test(s)),
-    ['upgrade harbor: stop, back up, set aside', 'unarchive /opt/harbor-offline-installer-v2.15.2.tgz -> /opt', 'migrate harbor.yml to 2.15.0', 'install harbor'],
-  );
+  t.strictSame(upgradeSteps(r), UPGRADE_STEPS);
   const calls = await callsSince(from);
   // Health requests (each probe asks) and install.sh's version checks apart.
   const work = calls.filter((c) => !/:: (health|compose version|--version)$/.test(c));
