@@ -17,11 +17,12 @@ import { localHarborApi } from './harbor-api.ts';
 import { harborSettingsStep } from './harbor-settings.ts';
 import { need, needSecret } from '../shared/deployment.ts';
 import { harborExternal } from './external.ts';
+import { harborMigrateStep, harborUpgradeStep, harborVersionStep, onUpgradeFailure, recordInstalled, type UpgradeTarget } from './harbor-upgrade.ts';
 
 const ROLE = 'registry';
 const RECONFIGURE = 'reconfigure harbor';
 const RECORD = 'record what harbor loaded';
-/** Written once install.sh has succeeded: later runs reconfigure instead of installing. */
+/** Written once install.sh has succeeded, holding the release: later runs reconfigure (or upgrade) instead of installing. */
 export const INSTALLED = '/etc/harbormaster/harbor.installed';
 /** install.sh's last line when every container came up healthy. */
 const INSTALL_OK = 'Harbor has been installed and started successfully';
@@ -166,7 +167,7 @@ function s3Vars(vars: Vars): Vars {
   };
 }
 
-/** The steps of a Harbor registry host: Docker, the installer, the certificate, harbor.yml, install once. */
+/** The steps of a Harbor registry host: Docker, the installer, the certificate, harbor.yml, install once (or upgrade). */
 export function harborSteps(ctx: RoleContext): Step[] {
   const { vars, facts } = ctx;
   const packages = dockerPackages(facts);
@@ -185,13 +186,17 @@ export function harborSteps(ctx: RoleContext): Step[] {
     ...(storage === 's3' ? s3Vars(vars) : {}),
   };
   const l = loaded(p.config);
+  const upgrade: UpgradeTarget = { ...p, installed: INSTALLED, compose: COMPOSE };
   return [
+    harborVersionStep(upgrade),
     pkg({ packages: [...packages, 'curl'], tags: ['packages'] }),
     service({ service: 'docker', state: 'started', enabled: true, tags: ['service'] }),
     // Only made when missing (a custom harbor_install_dir): /opt's own mode and owner are left alone.
     directory({ path: remoteDir(p.installDir), tags: ['harbor'] }),
     download({ url: p.url, dest: p.archive, sha256, mode: '0644', owner: 'root', group: 'root', timeoutMs: 30 * 60_000, tags: ['harbor'] }),
+    harborUpgradeStep(upgrade),
     unarchive({ src: p.archive, dest: remoteDir(p.installDir), creates: `${p.installDir}/install.sh`, timeoutMs: 10 * 60_000, tags: ['harbor'] }),
+    harborMigrateStep(upgrade),
     ...tlsSteps({ role: ROLE, vars }),
     template({ src: 'harbor.yml.njk', dest: p.config, vars: templateVars, mode: '0600', owner: 'root', group: 'root', sensitive: true, tags: ['config'] }),
     // Before the install: on the first run install.sh loads everything itself and records it.
@@ -201,10 +206,11 @@ export function harborSteps(ctx: RoleContext): Step[] {
       cwd: p.installDir,
       creates: INSTALLED,
       cmd: [
+        onUpgradeFailure,
         COMPOSE,
         installScript(vars),
         waitUntil(untilHealthy(publicName, p.installDir)),
-        `touch ${q(INSTALLED)}`,
+        recordInstalled(upgrade),
       ].join('\n'),
       notify: [RECORD],
       timeoutMs: 30 * 60_000,
