@@ -71,7 +71,7 @@ t.test('mistakes: one line naming the file and the setting', async (t) => {
     [`${REQUIRED}colour: blue\n`, /: unknown setting "colour" \(known: .*\)$/],
     [`${REQUIRED}vpc_cidr: 172.20.0.0\n`, /: "vpc_cidr": 172\.20\.0\.0 is not a CIDR block/],
     [`${REQUIRED}public_subnet_cidr: 10.1.0.0/24\n`, /: "public_subnet_cidr" is not inside vpc_cidr 172\.20\.0\.0\/16$/],
-    [`${REQUIRED}public_subnet_cidr: 172.20.2.0/24\n`, /: the public and private subnets overlap$/],
+    [`${REQUIRED}public_subnet_cidr: 172.20.2.0/24\n`, /: "public_subnet_cidr" and "private_subnet_cidr" overlap$/],
     [`${REQUIRED}registry_private_ip: 172.20.2.2\n`, /: "registry_private_ip" 172\.20\.2\.2 must be a usable address of 172\.20\.2\.0\/24$/],
     [`${REQUIRED}registry_private_ip: 172.20.1.20\n`, /must be a usable address/],
     [`${REQUIRED}root_volume_gib: 8\n`, /: "root_volume_gib" is now bastion_root_volume_gib and registry_root_volume_gib/],
