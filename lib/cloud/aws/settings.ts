@@ -17,7 +17,7 @@ export interface AwsSettings {
   vpcCidr: string;
   publicSubnetCidr: string;
   privateSubnetCidr: string;
-  /** The second private subnet, in the other zone: every other registry host, when there is a db host. */
+  /** The second private subnet, in the other zone, when there is a db host: every other registry host. By default the block after the private subnet. */
   privateSubnetBCidr: string;
   /** Where operators come from: SSH to the bastion and HTTPS to the registry. */
   adminCidr: string;
@@ -83,7 +83,6 @@ const DEFAULTS = {
   vpc_cidr: '172.20.0.0/16',
   public_subnet_cidr: '172.20.1.0/24',
   private_subnet_cidr: '172.20.2.0/24',
-  private_subnet_b_cidr: '172.20.3.0/24',
   nat_gateway: true,
   bastion_instance_type: 't3.micro',
   registry_instance_type: 't3.large',
@@ -100,13 +99,12 @@ const DEFAULTS = {
   registry_count: 1,
   db_instance_type: 't3.medium',
   db_root_volume_gib: 20,
-  db_private_ip: '172.20.2.10',
   record_name: 'registry',
   s3_user: 'harbor_s3_user',
   poll_seconds: 5,
 };
 const REQUIRED = ['admin_cidr', 'hosted_zone', 'bucket'] as const;
-const KNOWN = new Set([...Object.keys(DEFAULTS), ...REQUIRED, 'ami', 'endpoint', 'db_instance']);
+const KNOWN = new Set([...Object.keys(DEFAULTS), ...REQUIRED, 'ami', 'endpoint', 'db_instance', 'private_subnet_b_cidr', 'db_private_ip']);
 /** A balancer of a few hosts; more want a load balancer of AWS's own. */
 export const MAX_REGISTRIES = 9;
 /** Settings of earlier releases, and what took their place. */
@@ -191,6 +189,8 @@ export async function loadAwsSettings(file: string): Promise<AwsSettings> {
   const [vpcCidr, vpc] = cidr('vpc_cidr');
   const [publicSubnetCidr, pub] = cidr('public_subnet_cidr');
   const [privateSubnetCidr, priv] = cidr('private_subnet_cidr');
+  // By default the block after the private subnet, of its size (172.20.3.0/24 after 172.20.2.0/24).
+  v.private_subnet_b_cidr ??= `${ipString(priv[1] + 1)}/${privateSubnetCidr.split('/')[1]}`;
   const [privateSubnetBCidr, privB] = cidr('private_subnet_b_cidr');
   const [adminCidr] = cidr('admin_cidr');
   const subnets = [['public_subnet_cidr', pub], ['private_subnet_cidr', priv], ['private_subnet_b_cidr', privB]] as const;
@@ -217,6 +217,8 @@ export async function loadAwsSettings(file: string): Promise<AwsSettings> {
   if (!usable(last, priv) || !usable(last - priv[0] + privB[0], privB)) {
     throw inputError(file, undefined, `"registry_count: ${registryCount}" from "registry_private_ip" ${registryPrivateIp} runs past the private subnets: choose a lower address`);
   }
+  // By default the private subnet's tenth address (172.20.2.10), below the registry's.
+  v.db_private_ip ??= ipString(priv[0] + 10);
   const dbPrivateIp = str('db_private_ip');
   const dbIp = ipNumber(dbPrivateIp);
   if (dbIp === undefined || !usable(dbIp, priv)) throw inputError(file, undefined, `"db_private_ip" ${dbPrivateIp} must be a usable address of ${privateSubnetCidr}`);
