@@ -4,6 +4,7 @@
 import https from 'node:https';
 import { UserError } from '../errors.ts';
 import { redact, Secret } from '../secret.ts';
+import type { Configurations, ConfigurationsResponse } from './configurations.ts';
 
 export interface HarborUser {
   user_id: number;
@@ -218,6 +219,16 @@ export class HarborClient {
    */
   currentUser(): Promise<HarborUser> {
     return this.#json({ op: `log in as ${this.username}`, path: 'users/current' });
+  }
+
+  /** System configuration (admin only): each key as {value, editable}. */
+  configurations(): Promise<ConfigurationsResponse> {
+    return this.#json({ op: 'read system configuration', path: 'configurations' });
+  }
+
+  /** Sets the given keys of the system configuration; others are left as they are. */
+  async updateConfigurations(values: Configurations): Promise<void> {
+    await this.#request({ op: `set system configuration ${Object.keys(values).join(', ')}`, method: 'PUT', path: 'configurations', body: values });
   }
 
   // --- users ----------------------------------------------------------------------------
@@ -513,7 +524,7 @@ export class HarborClient {
     const why = (() => {
       switch (reply.status) {
         case 401:
-          return `Harbor at ${this.url} refused the credentials of ${this.username}: wrong admin password? (check the vault key harbor_admin_password)`;
+          return `Harbor at ${this.url} refused the credentials of ${this.username}: wrong admin password? (check the vault key harbor_admin_password; a new one reaches Harbor when the registry role converges)`;
         case 403:
           return `forbidden: ${this.username} may not do this${detail ? ` (${detail})` : ''}`;
         case 404:

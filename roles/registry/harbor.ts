@@ -7,19 +7,22 @@ import type { RoleContext } from '../../lib/run/types.ts';
 import { command, directory, download, pkg, service, template, unarchive, type Step } from '../../lib/steps/index.ts';
 import { q, remoteBase, remoteDir } from '../../lib/transport/shell.ts';
 import { UserError } from '../../lib/errors.ts';
-import { meetsHarborPolicy } from '../../lib/harbor/password.ts';
 import type { Secret } from '../../lib/secret.ts';
 import type { Facts } from '../../lib/facts/index.ts';
 import { loadedFiles } from '../shared/loaded.ts';
 import { tlsPaths, tlsSteps } from '../shared/tls.ts';
 import { verifyService, waitUntil } from '../shared/verify.ts';
+import { harborAdminPasswordStep } from './harbor-admin.ts';
+import { localHarborApi } from './harbor-api.ts';
+import { harborSettingsStep } from './harbor-settings.ts';
 import { need, needSecret } from '../shared/deployment.ts';
 import { harborExternal } from './external.ts';
+import { harborMigrateStep, harborUpgradeStep, harborVersionStep, onUpgradeFailure, recordInstalled, type UpgradeTarget } from './harbor-upgrade.ts';
 
 const ROLE = 'registry';
 const RECONFIGURE = 'reconfigure harbor';
 const RECORD = 'record what harbor loaded';
-/** Written once install.sh has succeeded: later runs reconfigure instead of installing. */
+/** Written once install.sh has succeeded, holding the release: later runs reconfigure (or upgrade) instead of installing. */
 export const INSTALLED = '/etc/harbormaster/harbor.installed';
 /** install.sh's last line when every container came up healthy. */
 const INSTALL_OK = 'Harbor has been installed and started successfully';
@@ -123,11 +126,16 @@ const untilHealthy = (publicName: string, installDir: string) => ({
   failure: `echo "Harbor is not healthy at https://${publicName}/api/v2.0/health on this host; containers:" >&2; ${COMPOSE}; cd ${q(installDir)} && $dc ps >&2`,
 });
 
-/** Harbor reads harbor.yml and the certificate only through ./prepare: any change means a reconfigure. */
+/**
+ * Harbor reads harbor.yml and the certificate only through ./prepare: any change means a
+ * reconfigure, but for the admin password, which Harbor reads only at its first start (a later
+ * one is changed over the API, harbor-admin.ts).
+ */
 const loaded = (config: string) =>
   loadedFiles({
     name: 'harbor runs the current harbor.yml',
     paths: [config, tlsPaths().cert, tlsPaths().key],
+    ignoreLines: '^harbor_admin_password:',
     marker: '/etc/harbormaster/harbor.loaded',
     notify: [RECONFIGURE],
     recordName: RECORD,
@@ -159,7 +167,7 @@ function s3Vars(vars: Vars): Vars {
   };
 }
 
-/** The steps of a Harbor registry host: Docker, the installer, the certificate, harbor.yml, install once. */
+/** The steps of a Harbor registry host: Docker, the installer, the certificate, harbor.yml, install once (or upgrade). */
 export function harborSteps(ctx: RoleContext): Step[] {
   const { vars, facts } = ctx;
   const packages = dockerPackages(facts);
@@ -168,11 +176,9 @@ export function harborSteps(ctx: RoleContext): Step[] {
   const publicName = need<string>(vars, 'registry_public_name', ROLE);
   const storage = need<string>(vars, 'registry_storage', ROLE);
   if (storage !== 'filesystem' && storage !== 's3') throw new UserError(`role ${ROLE}: registry_storage must be filesystem or s3, not ${storage}`);
-  const admin = harborSecret(vars, 'harbor_admin_password');
-  // Harbor's core refuses a weaker admin password at install.
-  if (!meetsHarborPolicy(admin.reveal())) {
-    throw new UserError(`role ${ROLE}: vault harbor_admin_password must have 8 to 128 characters with an upper-case letter, a lower-case letter and a digit (Harbor's rule)`);
-  }
+  const api = localHarborApi(publicName);
+  // Checked here (Harbor's rule, what netrc carries), before anything runs.
+  const adminPassword = harborAdminPasswordStep(api, harborSecret(vars, 'harbor_admin_password'));
   const templateVars = {
     harbor: { paths: p, tls: tlsPaths(), trivy: flag(vars, 'harbor_trivy'), s3Redirect: storage === 's3' && flag(vars, 'registry_s3_redirect') },
     harbor_db_password: harborSecret(vars, 'harbor_db_password'),
@@ -180,13 +186,17 @@ export function harborSteps(ctx: RoleContext): Step[] {
     ...(storage === 's3' ? s3Vars(vars) : {}),
   };
   const l = loaded(p.config);
+  const upgrade: UpgradeTarget = { ...p, installed: INSTALLED, compose: COMPOSE };
   return [
+    harborVersionStep(upgrade),
     pkg({ packages: [...packages, 'curl'], tags: ['packages'] }),
     service({ service: 'docker', state: 'started', enabled: true, tags: ['service'] }),
     // Only made when missing (a custom harbor_install_dir): /opt's own mode and owner are left alone.
     directory({ path: remoteDir(p.installDir), tags: ['harbor'] }),
     download({ url: p.url, dest: p.archive, sha256, mode: '0644', owner: 'root', group: 'root', timeoutMs: 30 * 60_000, tags: ['harbor'] }),
+    harborUpgradeStep(upgrade),
     unarchive({ src: p.archive, dest: remoteDir(p.installDir), creates: `${p.installDir}/install.sh`, timeoutMs: 10 * 60_000, tags: ['harbor'] }),
+    harborMigrateStep(upgrade),
     ...tlsSteps({ role: ROLE, vars }),
     template({ src: 'harbor.yml.njk', dest: p.config, vars: templateVars, mode: '0600', owner: 'root', group: 'root', sensitive: true, tags: ['config'] }),
     // Before the install: on the first run install.sh loads everything itself and records it.
@@ -196,10 +206,11 @@ export function harborSteps(ctx: RoleContext): Step[] {
       cwd: p.installDir,
       creates: INSTALLED,
       cmd: [
+        onUpgradeFailure,
         COMPOSE,
         installScript(vars),
         waitUntil(untilHealthy(publicName, p.installDir)),
-        `touch ${q(INSTALLED)}`,
+        recordInstalled(upgrade),
       ].join('\n'),
       notify: [RECORD],
       timeoutMs: 30 * 60_000,
@@ -207,6 +218,8 @@ export function harborSteps(ctx: RoleContext): Step[] {
     }),
     // After a reconfigure this run asked for: Harbor serves what it wrote.
     verifyService({ name: 'harbor answers', ...untilHealthy(publicName, p.installDir) }),
+    adminPassword,
+    harborSettingsStep(api, vars),
   ];
 }
 

@@ -55,6 +55,8 @@ const registry: Role = {
     harbor_installer_url: '',
     harbor_install_dir: '/opt/harbor',
     harbor_data_volume: '/data',
+    /** Harbor system configuration keys to set over its API (swagger's Configurations), beside project_creation_restriction: adminonly and self_registration: false. */
+    harbor_config: {},
     /** Install Harbor with Trivy, the vulnerability scanner (install.sh --with-trivy). */
     harbor_trivy: false,
   },

@@ -18,11 +18,14 @@ export interface LoadedFilesOptions {
   notify: string[];
   /** Handler name of the record step. */
   recordName: string;
+  /** Lines (an extended regex) the daemon reads but does not act on once running: left out of the fingerprint. */
+  ignoreLines?: string;
 }
 
-function fingerprint(paths: string[]): string {
+function fingerprint(paths: string[], ignoreLines?: string): string {
   const list = paths.map(q).join(' ');
-  return `for p in ${list}; do if [ -d "$p" ]; then ls -1 -- "$p"; else cat -- "$p"; fi; done 2>/dev/null | sha256sum | cut -c1-64`;
+  const filter = ignoreLines ? ` | grep -v -E ${q(ignoreLines)}` : '';
+  return `for p in ${list}; do if [ -d "$p" ]; then ls -1 -- "$p"; else cat -- "$p"; fi; done 2>/dev/null${filter} | sha256sum | cut -c1-64`;
 }
 
 /** The step (placed after every step writing `paths`) and the handler that records the fingerprint. */
@@ -31,7 +34,7 @@ export function loadedFiles(opts: LoadedFilesOptions): { step: Step; record: Ste
   const step = command({
     name: opts.name,
     cmd: opts.check ?? 'true',
-    unless: `[ "$(${fingerprint(opts.paths)})" = "$(cat ${marker} 2>/dev/null)" ]`,
+    unless: `[ "$(${fingerprint(opts.paths, opts.ignoreLines)})" = "$(cat ${marker} 2>/dev/null)" ]`,
     reads: [...opts.paths, opts.marker],
     writes: [],
     notify: [...opts.notify, opts.recordName],
@@ -39,7 +42,7 @@ export function loadedFiles(opts: LoadedFilesOptions): { step: Step; record: Ste
   });
   const record = command({
     name: opts.recordName,
-    cmd: `umask 077; ${fingerprint(opts.paths)} > ${marker}.new && mv -f ${marker}.new ${marker}`,
+    cmd: `umask 077; ${fingerprint(opts.paths, opts.ignoreLines)} > ${marker}.new && mv -f ${marker}.new ${marker}`,
   });
   return { step, record };
 }

@@ -128,6 +128,8 @@ export interface HarborMock {
   /** A robot's current secret (what a client would log in with), by its full name. */
   robotSecret(fullName: string): string | undefined;
   robots(): string[];
+  /** System configuration values as Harbor holds them (GET/PUT /configurations). */
+  configurations: Record<string, string | number | boolean>;
   close(): Promise<void>;
 }
 
@@ -158,6 +160,7 @@ const unauthorized = () => new HttpError(401, 'UNAUTHORIZED', 'unauthorized');
 const forbidden = () => new HttpError(403, 'FORBIDDEN', 'forbidden');
 const notFound = (what: string) => new HttpError(404, 'NOT_FOUND', what);
 const badRequest = (what: string) => new HttpError(400, 'BAD_REQUEST', what);
+const weakPassword = () => badRequest('the password or secret must be longer than 8 chars with at least 1 uppercase letter, 1 lowercase letter and 1 number');
 
 interface Reply {
   status: number;
@@ -183,7 +186,9 @@ function mockPki() {
 
 type Handler = (req: IncomingMessage, url: URL, params: string[], body: unknown, me: User | undefined) => Reply;
 
-export async function startHarborMock(opts: { adminPassword?: string; swagger?: HarborSwagger | false } = {}): Promise<HarborMock> {
+export async function startHarborMock(
+  opts: { adminPassword?: string; swagger?: HarborSwagger | false; configurations?: Record<string, string | number | boolean> } = {},
+): Promise<HarborMock> {
   const adminPassword = opts.adminPassword ?? 'Harbor12345';
   const swagger = opts.swagger === false ? undefined : (opts.swagger ?? harborSwagger());
   const now = () => new Date().toISOString();
@@ -199,6 +204,13 @@ export async function startHarborMock(opts: { adminPassword?: string; swagger?: 
   const ids = { user: 0, project: 0, member: 0, group: 0, robot: 0, retention: 0, rule: 0, webhook: 0 };
   const calls: MockCall[] = [];
   const violations: string[] = [];
+  // Harbor's system configuration (a subset), as a deployment leaves it unless opts say otherwise.
+  const configurations: Record<string, string | number | boolean> = {
+    auth_mode: 'db_auth', project_creation_restriction: 'adminonly', self_registration: false, read_only: false,
+    token_expiration: 30, robot_token_duration: 30, session_timeout: 60, notification_enable: true,
+    quota_per_project_enable: true, storage_per_project: -1, banner_message: '',
+    ...opts.configurations,
+  };
 
   const addUser = (u: Omit<User, 'user_id' | 'deleted' | 'creation_time'>): User => {
     const user = { ...u, user_id: ++ids.user, deleted: false, creation_time: now() };
@@ -370,7 +382,7 @@ export async function startHarborMock(opts: { adminPassword?: string; swagger?: 
     return perms as Robot['permissions'];
   }
   const robotSecret = (secret: string): string => {
-    if (!goodPassword(secret)) throw badRequest('the password or secret must be longer than 8 chars with at least 1 uppercase letter, 1 lowercase letter and 1 number');
+    if (!goodPassword(secret)) throw weakPassword();
     return secret;
   };
   const quotaJson = (p: Project) => ({
@@ -423,13 +435,28 @@ export async function startHarborMock(opts: { adminPassword?: string; swagger?: 
           external_url: 'https://harbor.test',
           registry_url: 'harbor.test',
           harbor_version: 'v2.15.2-mock',
-          project_creation_restriction: 'adminonly',
+          project_creation_restriction: configurations.project_creation_restriction,
           has_ca_root: false,
           read_only: false,
           notification_enable: true,
           registry_storage_provider_name: 's3',
         },
       };
+    }],
+    ['GET', '/configurations', (_req, _url, _p, _b, me) => {
+      requireAdmin(me);
+      return { status: 200, body: Object.fromEntries(Object.entries(configurations).map(([k, value]) => [k, { value, editable: true }])) };
+    }],
+    ['PUT', '/configurations', (_req, _url, _p, body, me) => {
+      requireAdmin(me);
+      const b = object(body);
+      // Harbor checks every key and type before it stores any.
+      for (const [k, v] of Object.entries(b)) {
+        if (!(k in configurations)) throw badRequest(`the configuration item ${k} is not supported by the mock`);
+        if (typeof v !== typeof configurations[k]) throw badRequest(`invalid value type for ${k}`);
+      }
+      Object.assign(configurations, b);
+      return ok;
     }],
     ['GET', '/systeminfo/volumes', (_req, _url, _p, _b, me) => (requireAdmin(me), { status: 200, body: { storage: [{ total: 107374182400, free: 53687091200 }] } })],
     ['GET', '/users/current', (_req, _url, _p, _b, me) => {
@@ -449,9 +476,7 @@ export async function startHarborMock(opts: { adminPassword?: string; swagger?: 
       if (!email) throw badRequest("email can't be empty");
       if (!EMAIL.test(email)) throw badRequest('email with illegal format');
       if (!realname || realname.length > 255 || ILLEGAL.test(realname)) throw badRequest('realname with illegal length');
-      if (!goodPassword(password)) {
-        throw badRequest('the password or secret must be longer than 8 chars with at least 1 uppercase letter, 1 lowercase letter and 1 number');
-      }
+      if (!goodPassword(password)) throw weakPassword();
       if (userByName(username)) throw new HttpError(409, 'CONFLICT', `username ${username} is already used`);
       if (live().some((u) => u.email === email)) throw new HttpError(409, 'CONFLICT', `email ${email} is already used`);
       const user = addUser({ username, email, realname, comment, password, sysadmin_flag: false });
@@ -499,6 +524,21 @@ export async function startHarborMock(opts: { adminPassword?: string; swagger?: 
       user.sysadmin_flag = flag;
       return ok;
     }],
+    ['PUT', '/users/:/password', (_req, _url, [id], body, me) => {
+      // Harbor's updateUserPassword: admins change anyone's, others their own; changing one's own
+      // needs the current one; the new one must meet the rule and differ from the current one.
+      if (!me) throw unauthorized();
+      const user = userById(Number(id));
+      if (!user) throw notFound(`user ${id} not found`);
+      if (!me.sysadmin_flag && me !== user) throw forbidden();
+      const b = object(body);
+      if (me === user && b.old_password !== user.password) throw new HttpError(403, 'FORBIDDEN', 'Current password is incorrect');
+      const next = str(b.new_password);
+      if (!goodPassword(next)) throw weakPassword();
+      if (next === user.password) throw badRequest('New password is identical to old password');
+      user.password = next;
+      return ok;
+    }],
     ['GET', '/usergroups', (_req, url, _p, _b, me) => {
       requireAdmin(me);
       const name = url.searchParams.get('group_name');
@@ -511,7 +551,8 @@ export async function startHarborMock(opts: { adminPassword?: string; swagger?: 
       return paged(url, visible.filter((p) => matches(q, { name: p.name }) && (!name || p.name.includes(name))).map((p) => projectJson(p, me)));
     }],
     ['POST', '/projects', (_req, _url, _p, body, me) => {
-      requireAdmin(me); // project_creation_restriction = adminonly
+      if (!me) throw unauthorized();
+      if (!me.sysadmin_flag && configurations.project_creation_restriction === 'adminonly') throw forbidden();
       const b = object(body);
       const name = str(b.project_name);
       if (!name || name.length > 255 || !PROJECT_NAME.test(name)) throw badRequest('project name is not in lower case or contains illegal characters!');
@@ -819,6 +860,7 @@ export async function startHarborMock(opts: { adminPassword?: string; swagger?: 
     storageLimit: (name) => projects.find((p) => p.name === name)?.storage_limit,
     robotSecret: (name) => robots.find((r) => robotName(r) === name)?.secret,
     robots: () => robots.map(robotName),
+    configurations,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

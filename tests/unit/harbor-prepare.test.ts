@@ -1,14 +1,15 @@
 // Harbor's own prepare code (photon/prepare of its v2.15.2 installer: parse_yaml_config, validate,
 // every component's config renderer, the compose file) run on every harbor.yml the registry role
 // renders, failing on any error or warning Harbor logs; the distribution registry's config.yml it
-// generates holds the storage we meant. Harbor's migrator brings a harbor.yml of an older release
-// to the format the role writes.
+// generates holds the storage we meant. Harbor's migrator brings the harbor.yml of each release
+// line the role upgrades from to the format the role writes.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
 import type { Vars } from '../../lib/inventory/types.ts';
 import { installerScratch, pythonMigrate, pythonPrepare } from '../helpers/harbor-installer.ts';
+import { UPGRADES_FROM } from '../../roles/registry/harbor-upgrade.ts';
 import { harborVars, PUBLIC, renderedHarborYml, s3Over, S3_SECRET } from '../fixtures/harbor/vars.ts';
 
 const scratch = (await installerScratch('hm-harbor-prepare-')) ?? process.exit(0);
@@ -80,16 +81,25 @@ t.test('the check fails when Harbor does: a harbor.yml it rejects, one it warns 
   t.match(warned.stderr, /Harbor logged: .*HTTP protocol is insecure/);
 });
 
-t.test('Harbor\'s migrator brings an older release\'s harbor.yml to the format the role writes', async (t) => {
-  // Harbor 2.13's harbor.yml as its installer's template had it, the deployment's values in.
-  const current = parse((await renderedHarborYml(harborVars())).text) as Tree;
-  const r = await pythonMigrate(join(scratch, 'migrate'), JSON.stringify({ ...current, _version: '2.13.0' }), '2.15.0');
-  t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /migrating to version 2\.14\.0[\s\S]*migrating to version 2\.15\.0/, 'through every release in between');
-  const migrated = parse(r.migrated) as Tree;
-  t.equal(migrated._version, '2.15.0');
-  t.equal(migrated.hostname, PUBLIC);
-  t.strictSame(migrated.storage_service, current.storage_service);
-  t.equal(migrated.database.password, current.database.password);
-  t.equal(migrated.data_volume, current.data_volume);
-});
+// Every release line the role upgrades from (roles/registry/harbor-upgrade.ts): Harbor's migrator
+// carries its harbor.yml to the format the role writes, the deployment's values kept.
+for (const line of UPGRADES_FROM) {
+  t.test(`Harbor's migrator brings a ${line} harbor.yml to the format the role writes`, async (t) => {
+    const current = parse((await renderedHarborYml(harborVars())).text) as Tree;
+    const from = `${line}.0`;
+    const r = await pythonMigrate(join(scratch, `migrate-${line}`), JSON.stringify({ ...current, _version: from }), '2.15.0');
+    t.equal(r.code, 0, r.stderr);
+    if (from === current._version) {
+      t.match(r.stdout, /identical to target 2\.15\.0, no need to upgrade/, 'the same format: left as it is');
+      return;
+    }
+    const steps = UPGRADES_FROM.filter((l) => l > line).map((l) => `migrating to version ${l.replace('.', '\\.')}\\.0`);
+    t.match(r.stdout, new RegExp(steps.join('[\\s\\S]*')), 'through every release in between');
+    const migrated = parse(r.migrated) as Tree;
+    t.equal(migrated._version, '2.15.0');
+    t.equal(migrated.hostname, PUBLIC);
+    t.strictSame(migrated.storage_service, current.storage_service);
+    t.equal(migrated.database.password, current.database.password);
+    t.equal(migrated.data_volume, current.data_volume);
+  });
+}
