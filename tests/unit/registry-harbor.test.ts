@@ -107,6 +107,8 @@ t.test('the role dispatches harbor: Docker, installer, certificate, harbor.yml, 
   t.match(installRun?.action.script, `cd '${opt}/harbor' || exit 1`);
   t.match(installRun?.action.script, /TERM=dumb \.\/install\.sh 2>&1\) && printf '%s' "\$out" \| grep -q 'Harbor has been installed and started successfully'/, 'install.sh output checked');
   t.match(installRun?.action.script, /api\/v2\.0\/health/, 'then waits for Harbor to report healthy');
+  t.match(installRun?.action.script, /printf '%s\\n' '2\.15\.2' > '\/etc\/harbormaster\/harbor\.installed' && rm -f '\/etc\/harbormaster\/harbor\.upgrade'$/, 'then records the release: an upgrade is over');
+  t.match(installRun?.action.script, /^hm_upgrade_failed\(\) .*s\/\^failed=\/\/p/m, 'a failure during an upgrade prints the line that returns to its backup');
   t.equal(await install.plan({ output: 'creates=yes\n', files: new Map() }, envOf(vars)), null, 'installed: skipped');
 
   const reconfigure = await handlers[0]!.plan({ output: '', files: new Map() }, envOf(vars));
