@@ -3,6 +3,7 @@
 import type { RoleContext } from '../../lib/run/types.ts';
 import { command, directory, pkg, service, template, type Step } from '../../lib/steps/index.ts';
 import { q } from '../../lib/transport/shell.ts';
+import { flag } from './harbor.ts';
 import { htpasswdFile } from './htpasswd.ts';
 import { loadedFiles } from '../shared/loaded.ts';
 import { servesCurrentCert, tlsPaths, tlsSteps } from '../shared/tls.ts';
@@ -110,7 +111,7 @@ export function distributionSteps(ctx: RoleContext): Step[] {
     template({
       src: 'config.yml.njk',
       dest: DISTRIBUTION_PATHS.config,
-      vars: { tls: tlsPaths(), htpasswd_path: DISTRIBUTION_PATHS.htpasswd, redis: redisCache(ctx) },
+      vars: { tls: tlsPaths(), htpasswd_path: DISTRIBUTION_PATHS.htpasswd, redis: redisCache(ctx), s3_redirect: storage === 's3' && flag(vars, 'registry_s3_redirect') },
       ...attrs,
     }),
     loaded().step,

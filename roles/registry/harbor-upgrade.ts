@@ -45,15 +45,16 @@ export function compareVersions(a: string, b: string): number {
 const releaseLine = (v: string): string => v.split('.').slice(0, 2).join('.');
 
 /**
- * sh printing what is installed: `installed=VERSION` (the marker's content; a marker left empty
- * by an earlier harbormaster: the version of the images archive in the install directory),
+ * sh printing what is installed: `installed=VERSION` (the marker's content; without one, or with
+ * one an earlier harbormaster left empty, the version of the images archive in an install
+ * directory that prepare ran in, as on a host installed by hand or by the reference's playbook),
  * `database=yes` when the data volume holds Harbor's own database, and an upgrade under way as
  * `upgrade.KEY=VALUE`.
  */
 function stateProbe(u: UpgradeTarget): string {
   return [
-    `if [ -e ${q(u.installed)} ]; then`,
-    `  v=$(cat ${q(u.installed)})`,
+    `if [ -e ${q(u.installed)} ] || [ -e ${q(`${u.installDir}/docker-compose.yml`)} ]; then`,
+    `  v=$(cat ${q(u.installed)} 2>/dev/null)`,
     `  [ -n "$v" ] || v=$(ls ${q(u.installDir)} 2>/dev/null | sed -n 's/^harbor\\.v\\(.*\\)\\.tar\\.gz$/\\1/p' | head -n 1)`,
     '  echo "installed=${v:-unknown}"',
     'fi',
@@ -103,7 +104,7 @@ export function harborVersionStep(u: UpgradeTarget): Step {
       const installed = s.installed;
       if (installed === undefined || installed === u.version) return null;
       if (versionKey(installed).length === 0) {
-        throw new UserError(`${at}: Harbor is installed but its version is unknown (${u.installed} says ${JSON.stringify(installed)}): write the installed release, e.g. 2.15.2, into ${u.installed}`);
+        throw new UserError(`${at}: Harbor is installed in ${u.installDir} but its release is unknown (neither ${u.installed} nor an images archive harbor.vVERSION.tar.gz there names it): write the installed release, e.g. 2.14.3, into ${u.installed}`);
       }
       if (compareVersions(installed, u.version) > 0) {
         throw new UserError(`${at}: Harbor ${installed} is installed and harbor_version is ${u.version}: downgrades are refused (Harbor's database migrations only go forward); set harbor_version to ${installed} or later`);

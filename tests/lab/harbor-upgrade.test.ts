@@ -4,13 +4,15 @@
 // and a stand-in health endpoint that is healthy once compose has started Harbor. Proves: an
 // install, a no-op rerun, --check showing the upgrade and doing none of it, an upgrade in
 // Harbor's documented order (stop, back up, unpack beside, migrate, install, health), a no-op
-// rerun, a downgrade refused with nothing changed, and a failed upgrade that names its backup
-// and whose restore script puts the old install back.
+// rerun, a downgrade refused with nothing changed, a failed upgrade that names its backup and
+// whose restore script puts the old install back, and a 2.14 installed by hand (no marker)
+// whose harbor.yml Harbor's migrator carries to 2.15's format on the way.
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
+import { parse } from 'yaml';
 import { loadInventory } from '../../lib/inventory/index.ts';
 import type { Vars } from '../../lib/inventory/types.ts';
 import { labExec } from '../../lib/lab/index.ts';
@@ -19,7 +21,7 @@ import { command, copy, unarchive } from '../../lib/steps/index.ts';
 import registry from '../../roles/registry/index.ts';
 import { expectSuccess, runCollect, type Collected } from '../fixtures/engine/run.ts';
 import { sh } from '../fixtures/engine/local-shell.ts';
-import { harborVars } from '../fixtures/harbor/vars.ts';
+import { harborVars, renderedHarborYml } from '../fixtures/harbor/vars.ts';
 import { INSTALLER, installerScratch } from '../helpers/harbor-installer.ts';
 import { withLab } from '../helpers/lab.ts';
 
@@ -36,7 +38,7 @@ await cp(join(HELPERS, 'harbor-installer'), join(kit, 'helpers/harbor-installer'
 await cp(join(HELPERS, 'harbor-prepare.py'), join(kit, 'helpers/harbor-prepare.py'));
 await cp(join(INSTALLER, 'photon/prepare'), join(kit, 'prepare'), { recursive: true });
 const sums: Record<string, string> = {};
-for (const version of ['2.15.1', '2.15.2', '2.15.3']) {
+for (const version of ['2.14.3', '2.15.1', '2.15.2', '2.15.3']) {
   const build = join(scratch, `build-${version}`, 'harbor');
   await mkdir(build, { recursive: true });
   for (const f of ['install.sh', 'prepare', 'common.sh', 'harbor.yml.tmpl']) await cp(join(INSTALLER, f), join(build, f));
@@ -210,4 +212,31 @@ t.test('a failed upgrade names its backup; its restore script returns to the old
   t.equal(await exec('cat /data/database/PG_VERSION'), '15\n');
   t.match((await callsSince(from)).join('\n'), /images=harbor\.v2\.15\.2\.tar\.gz\s+:: compose up -d/, 'started from the old directory');
   await unchanged(t, '2.15.2', 'and the role finds it as it left it');
+});
+
+t.test('a Harbor 2.14 installed by hand: Harbor\'s migrator carries its harbor.yml, then the role upgrades it', async (t) => {
+  // As the reference's playbook leaves a host: the 2.14.3 installer unpacked and run, harbor.yml
+  // in 2.14's format, Harbor up, and no marker of harbormaster's.
+  const old = JSON.stringify({ ...(parse((await renderedHarborYml(varsAt('2.15.2'))).text) as object), _version: '2.14.0' });
+  await exec(
+    [
+      'set -e',
+      'cd /opt/harbor && docker compose down && cp docker-compose.yml /tmp/compose.yml && cd /',
+      'rm -rf /opt/harbor /etc/harbormaster/harbor.installed /etc/harbormaster/harbor.loaded',
+      `tar -xzf ${KIT}/installers/harbor-offline-installer-v2.14.3.tgz -C /opt`,
+      `echo ${Buffer.from(old).toString('base64')} | base64 -d > /opt/harbor/harbor.yml`,
+      'mv /tmp/compose.yml /opt/harbor/docker-compose.yml',
+      'cd /opt/harbor && docker compose up -d',
+    ].join('\n'),
+  );
+  const r = await runCollect(inv, [harborRole], { extraVars: varsAt('2.15.2'), verbose: true });
+  expectSuccess(t, r);
+  t.strictSame(upgradeSteps(r), UPGRADE_STEPS, 'found installed at 2.14.3 (its images archive), upgraded');
+  const migrate = r.steps.find((s) => s.step === 'migrate harbor.yml to 2.15.0');
+  t.match(migrate?.output, /migrating to version 2\.15\.0[\s\S]*Written new values to \/opt\/harbor\/harbor\.yml/, 'Harbor\'s migrator carried 2.14.0 to 2.15.0');
+  const [backup] = (await exec('ls -d /opt/harbor-v2.14.3-*Z')).trim().split('\n');
+  t.match(await exec(`cat ${backup}/harbor.yml`), /"_version":"2\.14\.0"/, 'the backup keeps the old harbor.yml as it was');
+  t.equal(await installed(), '2.15.2\n');
+  t.match(await exec('cat /opt/harbor/harbor.yml'), /^_version: 2\.15\.0$/m);
+  await unchanged(t, '2.15.2', 'then a rerun: changed=0');
 });

@@ -33,10 +33,10 @@ const settings = (more: Partial<AwsSettings> = {}) =>
   mockSettings(mock, { sshPublicKeyFile: firstKey, sshPrivateKeyFile: firstKey.replace(/\.pub$/, ''), natGateway: false, ...more });
 
 async function planAll(ctx: RecordingContext) {
-  const net = await planVpc(ctx);
-  const groups = await planSecurityGroups(ctx, net.vpc);
+  const net = await planVpc(ctx, false);
+  const groups = await planSecurityGroups(ctx, net.vpc, false);
   await planNat(ctx, net);
-  return planInstances(ctx, net, groups);
+  return planInstances(ctx, net, groups, false);
 }
 
 async function planAllGone(ctx: RecordingContext) {
@@ -147,7 +147,7 @@ t.test('apply from nothing: key pair, bastion with its address, registry at its 
   t.match(dataVolume(), { size: 100, type: 'gp3', encrypted: true, az: 'eu-west-1b', instanceId: registry.id, device: '/dev/sdf', tags: { Project: 'harbor' } });
   t.match(registry.userData, /mkfs\.ext4 -q -L harbor-data .*\n.*mkdir -p \/data\n.*LABEL=harbor-data \/data ext4 defaults,nofail/s, 'its first boot mounts it at data_volume');
   t.equal(bastion.userData, undefined);
-  t.same(first.registry, { id: registry.id, privateIp: '172.20.2.20', hostKeys: registry.hostKeys });
+  t.same(first.registries[0], { id: registry.id, privateIp: '172.20.2.20', hostKeys: registry.hostKeys });
   t.same(first.bastion.hostKeys, bastion.hostKeys);
   t.equal(first.bastion.privateIp, bastion.privateIp);
   const eip = [...st.addresses.values()].find((a) => a.tags.Name === 'harbor-bastion-eip')!;
@@ -158,7 +158,7 @@ t.test('apply from nothing: key pair, bastion with its address, registry at its 
   t.ok(said.some((m) => m.startsWith('waiting for host keys of instance harbor-registry')), 'says what it waits for');
   t.ok(said.some((m) => /^waiting for instance harbor-\w+ \(i-\w+\): not visible yet$/.test(m)), 'a new instance AWS does not show yet is waited for');
   // The keys are real: OpenSSH reads them.
-  for (const key of [...first.bastion.hostKeys, ...first.registry.hostKeys]) {
+  for (const key of [...first.bastion.hostKeys, ...first.registries[0].hostKeys]) {
     const file = join(dir, 'hostkey.pub');
     writeFileSync(file, `${key}\n`);
     t.match(execFileSync('ssh-keygen', ['-l', '-f', file], { encoding: 'utf8' }), /^(256 SHA256:\S+ .*\((ED25519|ECDSA)\))/);
@@ -208,7 +208,7 @@ t.test('what AWS cannot change in place is a replace, made only when asked by na
   t.not(replaced.id, registry.id);
   t.match(replaced, { type: 'm5.xlarge', privateIp: '172.20.2.20' });
   t.match(dataVolume(), { id: volume, instanceId: replaced.id }, 'the same data volume, on the new instance');
-  t.equal(asked.instances?.registry.id, replaced.id);
+  t.equal(asked.instances?.registries[0].id, replaced.id);
   t.same((await run({ settings: bigger })).mutating, []);
 });
 
@@ -217,8 +217,8 @@ t.test('a new instance whose console shows no host keys: the wait ends at host_k
   t.teardown(() => void delete st.machines);
   const silent = settings({ registryInstanceType: 't3.medium', hostKeyWaitSeconds: 0.2 });
   const { instances, said } = await run({ settings: silent, replace: ['harbor-registry'] });
-  t.same(instances?.registry.hostKeys, []);
-  t.equal(instances?.registry.privateIp, '172.20.2.20');
+  t.same(instances?.registries[0].hostKeys, []);
+  t.equal(instances?.registries[0].privateIp, '172.20.2.20');
   t.ok(said.some((m) => /^instance harbor-registry \(i-\w+\) showed no host keys on its console within host_key_wait_seconds \(0\.2 s\): its key is not pinned\. .*--host-key-checking accept-new -l registry-1$/.test(m)), 'says how to pin it');
   t.ok(instances?.bastion.hostKeys.length, "the bastion's keys are there");
 });
@@ -250,9 +250,9 @@ t.test('destroy terminates before the network goes and keeps the data volume; te
   // Rebuilt: new instances with new host keys, the registry at the same address with the same data.
   const { ec2Changes, instances } = await run();
   t.same(summary(ec2Changes.filter((c) => c.action !== 'ok')), EC2.filter((x) => !x.startsWith('ebs volume')).map((x) => `create ${x}`));
-  t.not(instances!.registry.id, first.registry.id);
-  t.equal(dataVolume()?.instanceId, instances!.registry.id);
-  t.notSame(instances!.registry.hostKeys, first.registry.hostKeys);
+  t.not(instances!.registries[0].id, first.registries[0].id);
+  t.equal(dataVolume()?.instanceId, instances!.registries[0].id);
+  t.notSame(instances!.registries[0].hostKeys, first.registries[0].hostKeys);
   await run({ destroy: true });
   t.same(live(), []);
 });

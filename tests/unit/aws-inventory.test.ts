@@ -21,7 +21,7 @@ const settings = {
 } as AwsSettings;
 const instances = (bastionKeys: string[], registryKeys: string[]): Instances => ({
   bastion: { id: 'i-1', privateIp: '172.20.1.9', publicIp: '203.0.113.7', hostKeys: bastionKeys },
-  registry: { id: 'i-2', privateIp: '172.20.2.20', hostKeys: registryKeys },
+  registries: [{ id: 'i-2', privateIp: '172.20.2.20', hostKeys: registryKeys }],
 });
 const ED1 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBastionKeyOne';
 const EC1 = 'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIRegistryKeyOne';

@@ -17,8 +17,8 @@ t.teardown(() => mock.close());
 
 /** Plans the VPC and NAT_gateway directories. */
 async function planNetwork(ctx: RecordingContext): Promise<void> {
-  const vpc = await planVpc(ctx);
-  await planSecurityGroups(ctx, vpc.vpc);
+  const vpc = await planVpc(ctx, false);
+  await planSecurityGroups(ctx, vpc.vpc, false);
   await planNat(ctx, vpc);
 }
 

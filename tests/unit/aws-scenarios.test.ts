@@ -5,79 +5,19 @@
 // apply with no write and few calls, a console without host keys ending within its wait with an
 // inventory written, drift repaired, a pending replace never counted, NAT off and on, AWS errors
 // as one line, the deployment lock, destroy twice.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
-import { DescribeInstancesCommand, DescribeNatGatewaysCommand, DescribeSecurityGroupsCommand, DescribeVolumesCommand, DescribeVpcsCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { DescribeNatGatewaysCommand, DescribeSecurityGroupsCommand, DescribeVolumesCommand, DescribeVpcsCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import t, { type Test } from 'tap';
-import { awsClients, closeClients } from '../../lib/cloud/aws/clients.ts';
-import { runAwsCommand } from '../../lib/cloud/aws/command.ts';
 import { asUserError } from '../../lib/cloud/aws/errors.ts';
-import { loadAwsSettings } from '../../lib/cloud/aws/settings.ts';
 import { UserError } from '../../lib/errors.ts';
 import { loadInventory } from '../../lib/inventory/index.ts';
-import { isMutating, startFullAwsMock } from '../helpers/aws-mock/index.ts';
-import { startMoto, type AwsBackend } from '../helpers/aws-mock/moto.ts';
+import { onBothBackends, scenario, scenarioWork, tagged, type Setup } from '../helpers/aws-mock/scenario.ts';
 
-const work = mkdtempSync(join(tmpdir(), 'hm-aws-scenarios-'));
-t.teardown(() => rmSync(work, { recursive: true, force: true }));
-execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'admin', '-f', join(work, 'id_ed25519')]);
-writeFileSync(join(work, 'vault.password'), 'scenario vault password\n', { mode: 0o600 });
+const work = scenarioWork(t, 'hm-aws-scenarios-');
 
-interface Setup {
-  backend: AwsBackend;
-  /** The image setting: an id our mock has, a pattern moto's catalogue matches. */
-  ami: string;
-}
-
-async function scenarios(t: Test, { backend, ami }: Setup): Promise<void> {
-  const dir = mkdtempSync(join(work, `${backend.name}-`));
-  const settingsFile = join(dir, 'aws.settings.yaml');
-  const base = [
-    `admin_cidr: 203.0.113.0/24`, 'hosted_zone: example.com', `bucket: hm-${backend.name}-images`, `endpoint: ${backend.endpoint}`,
-    `ssh_public_key_file: ${join(work, 'id_ed25519.pub')}`, `ssh_private_key_file: ${join(work, 'id_ed25519')}`, 'poll_seconds: 0.05', 'host_key_wait_seconds: 1',
-  ];
-  const write = (...more: string[]) => writeFileSync(settingsFile, [...base, ...more, ''].join('\n'));
-  write(ami);
-  process.env.AWS_ACCESS_KEY_ID = backend.credentials.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = backend.credentials.secretAccessKey;
-  const inventoryFile = join(dir, 'aws.yaml');
-
-  /** One command in this process: exit, what it printed, the calls it made and how many wrote. */
-  async function aws(action: 'plan' | 'apply' | 'destroy', more: { only?: string; replace?: string; emptyBucket?: boolean } = {}) {
-    const from = backend.calls.length;
-    const out = new PassThrough();
-    let stdout = '';
-    out.on('data', (d: Buffer) => void (stdout += d.toString()));
-    const log: string[] = [];
-    let error: unknown;
-    try {
-      await runAwsCommand({
-        action, settingsFile, yes: true, emptyBucket: more.emptyBucket ?? false, inventoryFile, out, log: (l) => void log.push(l),
-        vaultFile: join(dir, 'vault.yaml'), vaultPasswordFile: join(work, 'vault.password'), ...(more.only ? { only: more.only } : {}), ...(more.replace ? { replace: more.replace } : {}),
-      });
-    } catch (err) {
-      error = err;
-    }
-    const calls = backend.calls.slice(from);
-    return { error, stdout, log, calls: calls.length, writes: calls.filter(isMutating).map((c) => `${c.service} ${c.action}`) };
-  }
-  const failed = (t: Test, r: { error: unknown }) => {
-    t.ok(r.error instanceof UserError, `one line, no stack: ${(r.error as Error)?.message}`);
-    t.notMatch((r.error as Error)?.message ?? '', /\n/);
-    return (r.error as Error)?.message ?? '';
-  };
-  const settings = await loadAwsSettings(settingsFile);
-  const clients = awsClients(settings, backend.credentials);
-  t.teardown(() => closeClients(clients));
-  const instances = async () =>
-    ((await clients.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:Project', Values: ['harbor'] }, { Name: 'instance-state-name', Values: ['pending', 'running'] }] }))).Reservations ?? [])
-      .flatMap((r) => r.Instances ?? []);
-  const tagged = (i: { Tags?: { Key?: string; Value?: string }[] }) => i.Tags?.find((x) => x.Key === 'Name')?.Value;
-
+async function scenarios(t: Test, setup: Setup): Promise<void> {
+  const { backend } = setup;
+  const { settingsFile, inventoryFile, write, aws, failed, clients, instances } = await scenario(t, work, setup);
   await t.test('a bad image is refused by plan and apply, with nothing made', async (t) => {
     write('ami: ami-0000000000000dead');
     for (const action of ['plan', 'apply'] as const) {
@@ -85,7 +25,7 @@ async function scenarios(t: Test, { backend, ami }: Setup): Promise<void> {
       t.match(failed(t, r), /aws\.settings\.yaml: "ami" ami-0000000000000dead is not an image in eu-west-1/);
       t.same(r.writes, [], `${action}: no write`);
     }
-    write(ami);
+    write();
   });
 
   await t.test('--only dns on an empty account is refused by plan, naming what to apply first', async (t) => {
@@ -136,23 +76,23 @@ async function scenarios(t: Test, { backend, ami }: Setup): Promise<void> {
   });
 
   await t.test('a replace is shown, pending, and never counted as changed', async (t) => {
-    write(ami, 'registry_instance_type: m5.xlarge');
+    write('registry_instance_type: m5.xlarge');
     const r = await aws('apply');
     t.match(r.stdout, /^ {2}-\/\+ instance harbor-registry \(i-\w+\): type t3\.large → m5\.xlarge/m);
     t.match(r.stdout, /^Pending: instance harbor-registry is replaced only when asked: --replace harbor-registry$/m);
     t.match(r.stdout, /^Apply complete: 0 added, 0 changed, 0 destroyed/m);
     t.same(r.writes, []);
-    write(ami);
+    write();
   });
 
   await t.test('NAT off, then on again', async (t) => {
-    write(ami, 'nat_gateway: false');
+    write('nat_gateway: false');
     const off = await aws('apply');
     t.equal(off.error, undefined, String(off.error));
     t.match(off.stdout, /^ {2}- nat gateway harbor-nat /m);
     const live = async () => ((await clients.ec2.send(new DescribeNatGatewaysCommand({ Filter: [{ Name: 'tag:Project', Values: ['harbor'] }, { Name: 'state', Values: ['pending', 'available'] }] }))).NatGateways ?? []).length;
     t.equal(await live(), 0);
-    write(ami);
+    write();
     const on = await aws('apply');
     t.equal(on.error, undefined, String(on.error));
     t.equal(await live(), 1);
@@ -196,26 +136,4 @@ async function scenarios(t: Test, { backend, ami }: Setup): Promise<void> {
   });
 }
 
-t.test('on our own mock', async (t) => {
-  const mock = await startFullAwsMock({ hostedZone: 'example.com' });
-  t.teardown(() => mock.close());
-  await scenarios(t, { backend: { name: 'mock', ...mock }, ami: 'ami: ami-0123456789abcdef0' });
-});
-
-t.test('on moto', async (t) => {
-  const moto = await startMoto();
-  if (!moto) {
-    t.plan(0, 'skipped: ../shared/tools/moto is absent (a user clone)');
-    return;
-  }
-  t.teardown(() => moto.close());
-  const route53 = awsClients(await (async () => {
-    writeFileSync(join(work, 'zone.yaml'), `admin_cidr: 203.0.113.0/24\nhosted_zone: example.com\nbucket: hm-zone\nendpoint: ${moto.endpoint}\n`);
-    return loadAwsSettings(join(work, 'zone.yaml'));
-  })(), moto.credentials);
-  await route53.route53.send(new CreateHostedZoneCommand({ Name: 'example.com', CallerReference: 'scenarios' }));
-  closeClients(route53);
-  // moto's catalogue has no Debian: its Ubuntu 16.04 images, found by name pattern and owner as Debian's would be.
-  await scenarios(t, { backend: moto, ami: "ami: { name: 'ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*', owner: '099720109477' }" });
-});
-
+onBothBackends(t, work, scenarios);

@@ -45,7 +45,14 @@ t.test('the reference defaults under the required settings', async (t) => {
     dataVolume: '/data',
     hostKeyWaitSeconds: 300,
     s3Endpoint: false,
+    registryCount: 1,
+    dbInstance: undefined,
+    privateSubnetBCidr: '172.20.3.0/24',
+    dbPrivateIp: '172.20.2.10',
+    dbInstanceType: 't3.medium',
   });
+  const other = await loadAwsSettings(file(`${REQUIRED}vpc_cidr: 10.9.0.0/16\npublic_subnet_cidr: 10.9.0.0/24\nprivate_subnet_cidr: 10.9.4.0/23\nregistry_private_ip: 10.9.4.20\n`));
+  t.match(other, { privateSubnetBCidr: '10.9.6.0/23', dbPrivateIp: '10.9.4.10' }, 'the second private subnet and the db host follow the private subnet');
   const debian = await loadAwsSettings(file(REQUIRED.replace('ami: ami-0abc1234\n', '')));
   t.same(debian.ami, { name: 'debian-12-*', owner: '136693071363' }, "without ami: Debian's official Debian 12 images");
   const pattern = await loadAwsSettings(file(`${REQUIRED.replace('ami: ami-0abc1234\n', '')}ami: { name: "my-harbor-*", owner: self }\n`));
@@ -71,9 +78,17 @@ t.test('mistakes: one line naming the file and the setting', async (t) => {
     [`${REQUIRED}colour: blue\n`, /: unknown setting "colour" \(known: .*\)$/],
     [`${REQUIRED}vpc_cidr: 172.20.0.0\n`, /: "vpc_cidr": 172\.20\.0\.0 is not a CIDR block/],
     [`${REQUIRED}public_subnet_cidr: 10.1.0.0/24\n`, /: "public_subnet_cidr" is not inside vpc_cidr 172\.20\.0\.0\/16$/],
-    [`${REQUIRED}public_subnet_cidr: 172.20.2.0/24\n`, /: the public and private subnets overlap$/],
+    [`${REQUIRED}public_subnet_cidr: 172.20.2.0/24\n`, /: "public_subnet_cidr" and "private_subnet_cidr" overlap$/],
     [`${REQUIRED}registry_private_ip: 172.20.2.2\n`, /: "registry_private_ip" 172\.20\.2\.2 must be a usable address of 172\.20\.2\.0\/24$/],
     [`${REQUIRED}registry_private_ip: 172.20.1.20\n`, /must be a usable address/],
+    [`${REQUIRED}registry_count: 10\n`, /: "registry_count" 10 must be a whole number from 1 to 9$/],
+    [`${REQUIRED}registry_count: 2.5\n`, /: "registry_count" 2\.5 must be a whole number from 1 to 9$/],
+    [`${REQUIRED}registry_count: 3\ndb_instance: false\n`, /: "registry_count: 3" needs the db host the registries share: remove "db_instance: false"$/],
+    [`${REQUIRED}registry_count: 9\nregistry_private_ip: 172.20.2.250\n`, /: "registry_count: 9" from "registry_private_ip" 172\.20\.2\.250 runs past the private subnets: choose a lower address$/],
+    [`${REQUIRED}registry_count: 3\ndb_private_ip: 172.20.2.22\n`, /: "db_private_ip" 172\.20\.2\.22 is a registry host's address/],
+    [`${REQUIRED}db_private_ip: 172.20.3.10\n`, /: "db_private_ip" 172\.20\.3\.10 must be a usable address of 172\.20\.2\.0\/24$/],
+    [`${REQUIRED}private_subnet_b_cidr: 172.20.2.128/25\n`, /: "private_subnet_cidr" and "private_subnet_b_cidr" overlap$/],
+    [`${REQUIRED}db_instance: yes\n`, /: "db_instance" must be true or false$/],
     [`${REQUIRED}root_volume_gib: 8\n`, /: "root_volume_gib" is now bastion_root_volume_gib and registry_root_volume_gib/],
     [`${REQUIRED}instance_type: t3.micro\n`, /: "instance_type" is now bastion_instance_type and registry_instance_type$/],
     [`${REQUIRED}registry_root_volume_gib: 4\n`, /: "registry_root_volume_gib" must be a whole number of GiB from 8 to 16384$/],

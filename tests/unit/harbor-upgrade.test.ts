@@ -41,7 +41,7 @@ t.test('refused, in one line naming the host and both versions', async (t) => {
   await refused('installed=2.15.3\n', /^role registry: host registry-1: Harbor 2\.15\.3 is installed and harbor_version is 2\.15\.2: downgrades are refused .*set harbor_version to 2\.15\.3 or later$/);
   await refused('installed=2.16.0\n', /Harbor 2\.16\.0 is installed and harbor_version is 2\.15\.2: downgrades are refused/);
   await refused('installed=2.12.4\n', /^role registry: host registry-1: Harbor 2\.12\.4 cannot be upgraded to 2\.15\.2 here: harbormaster upgrades from 2\.13\.x, 2\.14\.x, 2\.15\.x/);
-  await refused('installed=unknown\n', /Harbor is installed but its version is unknown .*harbor\.installed says "unknown"/);
+  await refused('installed=unknown\n', /Harbor is installed in .*\/opt\/harbor but its release is unknown \(neither .*harbor\.installed nor an images archive/);
   await refused('upgrade.from=2.15.1\nupgrade.to=2.15.3\nupgrade.failed=to return to 2.15.1, run sh /opt/x.restore.sh\n', /the upgrade of Harbor from 2\.15\.1 to 2\.15\.3 has not finished: set harbor_version to 2\.15\.3 to finish it, or go back: to return to 2\.15\.1, run sh \/opt\/x\.restore\.sh$/);
 });
 
@@ -63,7 +63,7 @@ t.test('the upgrade runs only from an installed older release, and in Harbor\'s 
   t.match(external!.action.script, /the external database is not backed up here/);
 });
 
-t.test('the probe reads the marker, or the images archive when an earlier harbormaster left the marker empty', async (t) => {
+t.test('the probe reads the marker, else the images archive of an install directory prepare ran in', async (t) => {
   const probe = async () => (await sh(`f() {\n${(await guard.probe(env)).shell}\n}; f`)).stdout;
   t.equal(await probe(), '', 'not installed');
   await writeFile(target.installed, '2.15.1\n');
@@ -71,4 +71,8 @@ t.test('the probe reads the marker, or the images archive when an earlier harbor
   await writeFile(target.installed, '');
   await sh(`mkdir -p '${target.installDir}' '${target.dataVolume}/database' && touch '${target.installDir}/harbor.v2.14.3.tar.gz'`);
   t.equal(await probe(), 'installed=2.14.3\ndatabase=yes\n');
+  await rm(target.installed);
+  t.equal(await probe(), 'database=yes\n', 'no marker and no compose file: not installed');
+  await writeFile(join(target.installDir, 'docker-compose.yml'), 'services: {}\n');
+  t.equal(await probe(), 'installed=2.14.3\ndatabase=yes\n', 'installed by hand (prepare ran there): its images archive says which');
 });

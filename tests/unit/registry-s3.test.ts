@@ -75,6 +75,8 @@ const rendered = renderTemplate(registryRole.templateDir!, 'config.yml.njk', {
   registry_http_secret: new Secret('registry-http-secret-for-the-test'),
   tls,
   htpasswd_path: htpasswdPath,
+  // Presigned redirects on (registry_s3_redirect: true), so the test can check what the driver signs; the default streams.
+  s3_redirect: true,
 });
 const configFile = join(dir, 'config.yml');
 await writeFile(configFile, rendered.text, { mode: 0o600 });
@@ -94,6 +96,8 @@ t.test('the rendered config points the S3 driver at the endpoint, over http, wit
       registry_s3_access_key: 'AKIA', registry_s3_secret_key: 'x', registry_port: 443, registry_public_name: 'r.example.com',
       registry_http_secret: 'y', tls, htpasswd_path: htpasswdPath,
     });
+  t.match(rendered.text, /redirect:\n\s+disable: false\n/, 'registry_s3_redirect: true lets pulls go to presigned URLs');
+  t.match(renderFor(undefined).text, /redirect:\n\s+disable: true\n/, 'by default blobs stream through the registry and the proxy');
   const aws = renderFor(undefined);
   t.notMatch(aws.text, /regionendpoint/, 'AWS itself: no endpoint');
   t.match(aws.text, /secure: true\n/);
@@ -172,7 +176,7 @@ t.test('skopeo pushes an image into the S3 bucket through the registry and pulls
   t.ok(objects.has(`docker/registry/v2/repositories/demo/s3/_manifests/tags/1/current/link`), 'and the tag');
   t.equal(s3State(mock).buckets.get(settings.bucket)!.uploads?.size ?? 0, 0, 'no multipart upload is left behind');
 
-  // Blob downloads are redirects to URLs the S3 driver presigned with the user's key (the mock checks them).
+  // With registry_s3_redirect, blob downloads are redirects to URLs the S3 driver presigned with the user's key (the mock checks them).
   const redirect = await registryGet(`/v2/demo/s3/blobs/${image.layerDigest}`, `${USER}:${PASSWORD}`);
   t.equal(redirect?.status, 307);
   const location = String(redirect?.headers.location);

@@ -7,15 +7,16 @@ import type { AwsClients } from './clients.ts';
 import { planRecord, planRecordGone } from './dns.ts';
 import { asUserError } from './errors.ts';
 import { whoAmI } from './identity.ts';
-import { planInstances, planInstancesGone, type PlannedInstances } from './instances.ts';
+import { planInstances, planInstancesGone, wantsDatabase, type PlannedInstances } from './instances.ts';
 import { planNat, planNatGone } from './nat.ts';
 import { describeChange, type AwsContext, type Change, type PlannedChange } from './plan.ts';
 import { planS3Endpoint, planS3EndpointGone } from './s3-endpoint.ts';
-import { planSecurityGroups, planSecurityGroupsGone } from './security-groups.ts';
+import { planRouteTablesGone } from './route-tables.ts';
+import { planDatabaseGroupsGone, planSecurityGroups, planSecurityGroupsGone } from './security-groups.ts';
 import type { AwsSettings } from './settings.ts';
 import { planStorage, planStorageGone } from './storage.ts';
 import { S3_ACCESS_KEY, S3_SECRET_KEY } from './vault-keys.ts';
-import { planVpc, planVpcGone } from './vpc.ts';
+import { planPrivateSubnetBGone, planVpc, planVpcGone, PRIVATE_B } from './vpc.ts';
 
 export const PARTS = ['network', 'nat', 'instances', 'dns', 'storage'] as const;
 export type Part = (typeof PARTS)[number];
@@ -85,21 +86,30 @@ export async function planAws(settings: AwsSettings, clients: AwsClients, o: Aws
     if (settings.adminCidr === '0.0.0.0/0') o.say('warning: admin_cidr is 0.0.0.0/0: SSH to the bastion and HTTPS to the registry are open to the whole internet');
     if (o.parts.has('storage')) await planStorageWithVault(ctx('storage'), o.vault);
     if (!wanted(o, 'network')) return { account, changes, ctx: ctx('network') };
-    const vpc = await planVpc(ctx('network'));
-    const groups = await planSecurityGroups(ctx('network'), vpc.vpc);
+    const database = await wantsDatabase(ctx('network'));
+    const vpc = await planVpc(ctx('network'), database);
+    const groups = await planSecurityGroups(ctx('network'), vpc.vpc, database);
     if (o.parts.has('nat')) {
       const nat = ctx('nat');
       if (!settings.s3Endpoint) await planS3EndpointGone(nat);
       const privateRoutes = await planNat(nat, vpc);
-      if (settings.s3Endpoint) await planS3Endpoint(nat, vpc.vpc, [vpc.publicRoutes, privateRoutes!]);
+      if (settings.s3Endpoint) await planS3Endpoint(nat, vpc.vpc, [vpc.publicRoutes, ...privateRoutes!]);
     }
     let instances: PlannedInstances | undefined;
-    if (wanted(o, 'instances')) instances = await planInstances(ctx('instances'), vpc, groups);
+    if (wanted(o, 'instances')) instances = await planInstances(ctx('instances'), vpc, groups, database);
+    if (!database) await planDatabaseNetworkGone(ctx('network'), o.parts.has('nat') && settings.natGateway);
     if (o.parts.has('dns')) await planRecord(ctx('dns'), instances!.bastionIp.publicIp);
     return { account, changes, ctx: ctx('network'), ...(instances ? { instances } : {}) };
   } catch (err) {
     throw asUserError(err, 'plan');
   }
+}
+
+/** Without a db host, what only it needed goes, after the instances that used it: its groups, the second private subnet and its routes (unless the NAT's removal has them). */
+async function planDatabaseNetworkGone(ctx: AwsContext, routes: boolean): Promise<void> {
+  await planDatabaseGroupsGone(ctx);
+  if (routes) await planRouteTablesGone(ctx, `${PRIVATE_B}-routes`);
+  await planPrivateSubnetBGone(ctx);
 }
 
 /** The storage part; a key made by apply goes into the vault at once: AWS shows its secret only once. */

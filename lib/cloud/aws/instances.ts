@@ -1,6 +1,7 @@
 // The reference's EC2 directory: the bastion (public subnet, with an Elastic IP) and the
-// registry (private subnet, fixed address, its own encrypted data volume), both with encrypted
-// root volumes and IMDSv2 required. What AWS cannot change in place is a replace, done only
+// registry (private subnet, fixed address, its own encrypted data volume), and with
+// registry_count above 1 more registry hosts at the next addresses, alternately in the two
+// private subnets, and the db host; all with encrypted root volumes and IMDSv2 required. What AWS cannot change in place is a replace, done only
 // when asked for by name; the registry's data volume outlives its instance.
 import {
   DescribeInstancesCommand, DescribeVolumesCommand, GetConsoleOutputCommand, ModifyInstanceAttributeCommand, ModifyInstanceMetadataOptionsCommand, RunInstancesCommand,
@@ -13,9 +14,9 @@ import { awsErrorCode } from './errors.ts';
 import { associateAddress, planElasticIp, planElasticIpsGone, type ElasticIp } from './elastic-ip.ts';
 import { chooseImage, type ChosenImage } from './image.ts';
 import { planKeyPair, planKeyPairGone } from './key-pair.ts';
-import { addFixes, byTags, named, nameTag, Ref, resourceName, tagsFor, type AwsContext, type PlannedChange } from './plan.ts';
+import { addFixes, byTags, named, nameTag, readOnce, Ref, resourceName, tagsFor, type AwsContext, type PlannedChange } from './plan.ts';
 import type { SecurityGroupName } from './security-groups.ts';
-import type { AwsSettings } from './settings.ts';
+import { cidrRange, ipNumber, ipString, type AwsSettings } from './settings.ts';
 import { deploymentZones, type Vpc } from './vpc.ts';
 import { waitFor } from './wait.ts';
 
@@ -28,13 +29,16 @@ export interface Instance {
 
 export interface Instances {
   bastion: Instance & { /** Its Elastic IP. */ publicIp: string };
-  registry: Instance;
+  /** registry-1 … registry-N, in that order. */
+  registries: Instance[];
+  db?: Instance;
 }
 
-type Role = 'bastion' | 'registry';
-
 interface InstanceSpec {
-  role: Role;
+  /** Its Name tag. */
+  name: string;
+  /** Its name in the inventory. */
+  host: string;
   subnet: Ref;
   zone: string;
   groups: SecurityGroupName[];
@@ -48,6 +52,7 @@ interface InstanceSpec {
 /** One planned instance: its id (set by apply when it launches one), and whether this apply launched it (its host keys are still to come). */
 export interface PlannedInstance {
   name: string;
+  host: string;
   id: Ref;
   fresh: boolean;
   /** The change that launches it (create or replace), when the plan has one. */
@@ -56,20 +61,51 @@ export interface PlannedInstance {
 
 export interface PlannedInstances {
   bastion: PlannedInstance;
-  registry: PlannedInstance;
+  registries: PlannedInstance[];
+  db?: PlannedInstance;
   bastionIp: ElasticIp;
 }
 
 const LIVE = { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] };
 
-function specs(s: AwsSettings, net: Vpc, zones: [string, string]): InstanceSpec[] {
-  return [
-    { role: 'bastion', subnet: net.publicSubnet, zone: zones[0], groups: ['ssh-in', 'web-out', 'web-in-admin', 'ssh-out'], type: s.bastionInstanceType, rootGiB: s.bastionRootVolumeGiB, hopLimit: 1 },
-    {
-      role: 'registry', subnet: net.privateSubnet, zone: zones[1], groups: ['ssh-in-local', 'web-out', 'web-in-local'], type: s.registryInstanceType,
-      rootGiB: s.registryRootVolumeGiB, hopLimit: 2, privateIp: s.registryPrivateIp,
-    },
-  ];
+/** The project's live instances, read once per plan (the network's plan asks whether the db host exists). */
+const projectInstances = (ctx: AwsContext) =>
+  readOnce(ctx, 'instances', async () => ((await ctx.clients.ec2.send(new DescribeInstancesCommand({ Filters: [...byTags(ctx.settings), LIVE] }))).Reservations ?? []).flatMap((x) => x.Instances ?? []));
+
+/** registry-1 keeps the reference's name; the others are numbered. */
+const registryName = (s: AwsSettings, k: number) => resourceName(s, k === 1 ? 'registry' : `registry-${k}`);
+const REGISTRY_NAME = /^registry(?:-(\d+))?$/;
+
+/** registry-K's fixed address: registry_private_ip + K-1, in the first private subnet for odd K, the second for even K. */
+export function registryAddress(s: AwsSettings, k: number): string {
+  const ip = ipNumber(s.registryPrivateIp)! + k - 1;
+  return ipString(k % 2 ? ip : ip - cidrRange(s.privateSubnetCidr)![0] + cidrRange(s.privateSubnetBCidr)![0]);
+}
+
+/**
+ * Whether there is a db host: db_instance when given; else with several registries, and while it
+ * exists (it holds Harbor's database: scaling back to one registry keeps it, db_instance: false removes it).
+ */
+export async function wantsDatabase(ctx: AwsContext): Promise<boolean> {
+  const s = ctx.settings;
+  return s.dbInstance ?? (s.registryCount > 1 || Boolean(named(await projectInstances(ctx), resourceName(s, 'db'))));
+}
+
+function specs(s: AwsSettings, net: Vpc, zones: [string, string], database: boolean) {
+  const bastion: InstanceSpec = {
+    name: resourceName(s, 'bastion'), host: 'bastion', subnet: net.publicSubnet, zone: zones[0], groups: ['ssh-in', 'web-out', 'web-in-admin', 'ssh-out'],
+    type: s.bastionInstanceType, rootGiB: s.bastionRootVolumeGiB, hopLimit: 1,
+  };
+  const registries = Array.from({ length: s.registryCount }, (_, i): InstanceSpec => ({
+    name: registryName(s, i + 1), host: `registry-${i + 1}`, subnet: i % 2 ? net.privateSubnetB! : net.privateSubnet, zone: i % 2 ? net.privateZoneB : net.privateZone,
+    groups: ['ssh-in-local', 'web-out', 'web-in-local', ...(database ? ['db-clients' as const] : [])], type: s.registryInstanceType,
+    rootGiB: s.registryRootVolumeGiB, hopLimit: 2, privateIp: registryAddress(s, i + 1),
+  }));
+  const db: InstanceSpec | undefined = database ? {
+    name: resourceName(s, 'db'), host: 'db-1', subnet: net.privateSubnet, zone: net.privateZone, groups: ['ssh-in-local', 'web-out', 'db-in'],
+    type: s.dbInstanceType, rootGiB: s.dbRootVolumeGiB, hopLimit: 1, privateIp: s.dbPrivateIp,
+  } : undefined;
+  return { bastion, registries, db };
 }
 
 const describeSpec = (image: ChosenImage, want: InstanceSpec) =>
@@ -145,8 +181,8 @@ async function planInstance(l: Launch, found: Ec2Instance | undefined, volumes: 
   const { ctx } = l;
   const s = ctx.settings;
   const { ec2 } = ctx.clients;
-  const name = resourceName(s, want.role);
-  const planned: PlannedInstance = { name, id: new Ref(found?.InstanceId), fresh: false };
+  const name = want.name;
+  const planned: PlannedInstance = { name, host: want.host, id: new Ref(found?.InstanceId), fresh: false };
   const start = async () => {
     planned.fresh = true;
     return planned.id.set(await launch(l, want, name));
@@ -220,28 +256,47 @@ async function planBastionIp(ctx: AwsContext, bastion: PlannedInstance): Promise
   return eip;
 }
 
-/** The EC2 directory: image and types checked, key pair, bastion with its Elastic IP, registry with its data volume. */
-export async function planInstances(ctx: AwsContext, net: Vpc, groups: Record<SecurityGroupName, Ref>): Promise<PlannedInstances> {
+/** The EC2 directory: image and types checked, key pair, bastion with its Elastic IP, registries (the first with its data volume), the db host. */
+export async function planInstances(ctx: AwsContext, net: Vpc, groups: Record<SecurityGroupName, Ref>, database: boolean): Promise<PlannedInstances> {
   const s = ctx.settings;
   const zones = await deploymentZones(ctx);
-  const [bastionSpec, registrySpec] = specs(s, net, zones) as [InstanceSpec, InstanceSpec];
+  const want = specs(s, net, zones, database);
   const image = await chooseImage(ctx, [
-    { type: s.bastionInstanceType, zone: bastionSpec.zone, setting: 'bastion_instance_type' },
-    { type: s.registryInstanceType, zone: registrySpec.zone, setting: 'registry_instance_type', harbor: true },
+    { type: s.bastionInstanceType, zone: want.bastion.zone, setting: 'bastion_instance_type' },
+    ...[...new Set(want.registries.map((r) => r.zone))].map((zone) => ({ type: s.registryInstanceType, zone, setting: 'registry_instance_type', harbor: true })),
+    ...(want.db ? [{ type: s.dbInstanceType, zone: want.db.zone, setting: 'db_instance_type' }] : []),
   ]);
   const keyName = await planKeyPair(ctx);
-  const { ec2 } = ctx.clients;
   const [instances, volumes] = await Promise.all([
-    ec2.send(new DescribeInstancesCommand({ Filters: [...byTags(s), LIVE] })).then((r) => (r.Reservations ?? []).flatMap((x) => x.Instances ?? [])),
-    ec2.send(new DescribeVolumesCommand({ Filters: byTags(s) })).then((r) => r.Volumes ?? []),
+    projectInstances(ctx),
+    ctx.clients.ec2.send(new DescribeVolumesCommand({ Filters: byTags(s) })).then((r) => r.Volumes ?? []),
   ]);
   const launch: Launch = { ctx, net, groups, keyName, image };
-  const bastion = await planInstance(launch, named(instances, resourceName(s, 'bastion')), volumes, bastionSpec);
-  const dataVolume = await planDataVolume(ctx, volumeOf(s, volumes), registrySpec.zone);
-  const registry = await planInstance({ ...launch, dataVolume: dataVolume.volume }, named(instances, resourceName(s, 'registry')), volumes, registrySpec);
+  const bastion = await planInstance(launch, named(instances, want.bastion.name), volumes, want.bastion);
+  const [first, ...others] = want.registries as [InstanceSpec, ...InstanceSpec[]];
+  const dataVolume = await planDataVolume(ctx, volumeOf(s, volumes), first.zone);
+  const registry = await planInstance({ ...launch, dataVolume: dataVolume.volume }, named(instances, first.name), volumes, first);
   dataVolume.attachTo(registry, () => waitRunning(ctx, registry.name, registry.id.id));
+  const registries = [registry];
+  for (const spec of others) registries.push(await planInstance(launch, named(instances, spec.name), volumes, spec));
+  const db = want.db && (await planInstance(launch, named(instances, want.db.name), volumes, want.db));
+  planSurplus(ctx, instances, database);
   const bastionIp = await planBastionIp(ctx, bastion);
-  return { bastion, registry, bastionIp };
+  return { bastion, registries, bastionIp, ...(db ? { db } : {}) };
+}
+
+/** Registry hosts beyond registry_count, and the db host when there is to be none, are terminated. */
+function planSurplus(ctx: AwsContext, instances: Ec2Instance[], database: boolean): void {
+  const s = ctx.settings;
+  const prefix = `${s.project}-`;
+  for (const i of instances) {
+    const name = nameTag(i.Tags);
+    const what = name.startsWith(prefix) ? name.slice(prefix.length) : '';
+    const k = REGISTRY_NAME.exec(what);
+    if ((k && Number(k[1] ?? 1) > s.registryCount) || (what === 'db' && !database)) {
+      ctx.add({ action: 'delete', kind: 'instance', name, id: i.InstanceId!, run: () => terminate(ctx, [{ id: i.InstanceId!, name }]) });
+    }
+  }
 }
 
 async function consoleHostKeys(ctx: AwsContext, id: string): Promise<string[]> {
@@ -281,11 +336,16 @@ async function hostKeys(ctx: AwsContext, p: PlannedInstance, host: string): Prom
 
 /** After apply: the instances running, their addresses and host keys (what the inventory is written from). */
 export async function collectInstances(ctx: AwsContext, p: PlannedInstances): Promise<Instances> {
-  const [bastion, registry] = await Promise.all([p.bastion, p.registry].map((i) => waitRunning(ctx, i.name, i.id.id)));
-  const [bastionKeys, registryKeys] = await Promise.all([hostKeys(ctx, p.bastion, 'bastion'), hostKeys(ctx, p.registry, 'registry-1')]);
+  const all = [p.bastion, ...p.registries, ...(p.db ? [p.db] : [])];
+  const found = await Promise.all(all.map(async (i): Promise<Instance> => {
+    const running = await waitRunning(ctx, i.name, i.id.id);
+    return { id: i.id.id, privateIp: running.PrivateIpAddress!, hostKeys: await hostKeys(ctx, i, i.host) };
+  }));
+  const [bastion, ...rest] = found as [Instance, ...Instance[]];
   return {
-    bastion: { id: p.bastion.id.id, privateIp: bastion!.PrivateIpAddress!, hostKeys: bastionKeys!, publicIp: p.bastionIp.publicIp.id },
-    registry: { id: p.registry.id.id, privateIp: registry!.PrivateIpAddress!, hostKeys: registryKeys! },
+    bastion: { ...bastion, publicIp: p.bastionIp.publicIp.id },
+    registries: rest.slice(0, p.registries.length),
+    ...(p.db ? { db: rest[p.registries.length]! } : {}),
   };
 }
 
@@ -302,11 +362,13 @@ export async function planInstancesGone(ctx: AwsContext): Promise<void> {
   await planKeyPairGone(ctx);
 }
 
-/** The addresses apply knows as soon as the bastion's Elastic IP exists (the registry's is fixed), before host keys. */
+/** The addresses apply knows as soon as the bastion's Elastic IP exists (the others are fixed), before host keys. */
 export function plannedAddresses(s: AwsSettings, p: PlannedInstances): Instances | undefined {
-  if (!p.bastionIp.publicIp.known || !p.bastion.id.known || !p.registry.id.known) return undefined;
+  const all = [p.bastion, ...p.registries, ...(p.db ? [p.db] : [])];
+  if (!p.bastionIp.publicIp.known || all.some((i) => !i.id.known)) return undefined;
   return {
     bastion: { id: p.bastion.id.id, privateIp: '', hostKeys: [], publicIp: p.bastionIp.publicIp.id },
-    registry: { id: p.registry.id.id, privateIp: s.registryPrivateIp, hostKeys: [] },
+    registries: p.registries.map((r, i) => ({ id: r.id.id, privateIp: registryAddress(s, i + 1), hostKeys: [] })),
+    ...(p.db ? { db: { id: p.db.id.id, privateIp: s.dbPrivateIp, hostKeys: [] } } : {}),
   };
 }

@@ -38,15 +38,15 @@ export async function writeAwsInventory(s: AwsSettings, instances: Instances, fi
   // Absolute: ssh options in an inventory are read relative to nothing in particular.
   const inventoryFile = resolve(file);
   const knownHostsFile = knownHostsBeside(inventoryFile);
-  const { bastion, registry } = instances;
+  const { bastion, registries, db } = instances;
   const pinned = await pinnedKeys(knownHostsFile);
   // An older instance's console may have rolled its boot messages off: keep what was pinned then.
-  const keysOf = (address: string, fresh: string[]) => (fresh.length ? fresh : (pinned.get(address) ?? []));
+  const keysOf = (i: { privateIp: string; hostKeys: string[] }, address = i.privateIp) => ({ address, keys: i.hostKeys.length ? i.hostKeys : (pinned.get(address) ?? []) });
+  const hosts = (list: { privateIp: string }[], prefix: string) => list.map((i, n) => ({ name: `${prefix}-${n + 1}`, address: i.privateIp, vars: { private_ip: i.privateIp } }));
   await writePublicFile(
     knownHostsFile,
     knownHostsText(`${s.project} on AWS: host keys from the instances' console output at first boot`, [
-      { address: bastion.publicIp, keys: keysOf(bastion.publicIp, bastion.hostKeys) },
-      { address: registry.privateIp, keys: keysOf(registry.privateIp, registry.hostKeys) },
+      keysOf(bastion, bastion.publicIp), ...registries.map((r) => keysOf(r)), ...(db ? [keysOf(db)] : []),
     ]),
   );
   await writePublicFile(
@@ -57,8 +57,10 @@ export async function writeAwsInventory(s: AwsSettings, instances: Instances, fi
       keyFile: s.sshPrivateKeyFile,
       knownHostsFile,
       become: s.sshUser !== 'root',
-      bastion: { name: 'bastion', address: bastion.publicIp },
-      registries: [{ name: 'registry-1', address: registry.privateIp, vars: { private_ip: registry.privateIp } }],
+      // Its private address: where the registry hosts reach the proxy's balancer manager.
+      bastion: { name: 'bastion', address: bastion.publicIp, ...(bastion.privateIp ? { vars: { private_ip: bastion.privateIp } } : {}) },
+      registries: hosts(registries, 'registry'),
+      databases: hosts(db ? [db] : [], 'db'),
       vars: { aws_project: s.project, registry_public_name: publicName(s), ...storageVars(s) },
     }),
   );

@@ -1,11 +1,11 @@
 // The reference's NAT_gateway directory: an Elastic IP, a NAT gateway in the public subnet and
-// the private subnet's route table through it; all removed when settings say nat_gateway: false.
+// the private subnets' route tables through it; all removed when settings say nat_gateway: false.
 import { CreateNatGatewayCommand, DeleteNatGatewayCommand, DescribeNatGatewaysCommand, type NatGateway } from '@aws-sdk/client-ec2';
 import { UserError } from '../../errors.ts';
 import { planElasticIp, planElasticIpsGone } from './elastic-ip.ts';
 import { byTags, Ref, resourceName, type AwsContext } from './plan.ts';
 import { planRouteTable, planRouteTablesGone } from './route-tables.ts';
-import { tagSpec, type Vpc } from './vpc.ts';
+import { PRIVATE_B, tagSpec, type Vpc } from './vpc.ts';
 import { waitFor } from './wait.ts';
 
 const LIVE_NAT = { Name: 'state', Values: ['pending', 'available'] };
@@ -36,8 +36,8 @@ async function deleteNatGateway(ctx: AwsContext, name: string, id: string): Prom
   });
 }
 
-/** The NAT_gateway directory when settings.natGateway, else its removal; the private route table, when there is one. */
-export async function planNat(ctx: AwsContext, net: Vpc): Promise<Ref | undefined> {
+/** The NAT_gateway directory when settings.natGateway, else its removal; the private subnets' route tables, when there are. */
+export async function planNat(ctx: AwsContext, net: Vpc): Promise<Ref[] | undefined> {
   if (!ctx.settings.natGateway) {
     await planNatGone(ctx);
     return undefined;
@@ -67,12 +67,15 @@ export async function planNat(ctx: AwsContext, net: Vpc): Promise<Ref | undefine
     // Still pending from an apply that stopped: its routes must wait for it.
     ctx.add({ action: 'ok', kind: 'nat gateway', name, id: nat.NatGatewayId!, detail: nat.State, run: () => waitAvailable(ctx, name, nat.NatGatewayId!).then(() => undefined) });
   } else ctx.add({ action: 'ok', kind: 'nat gateway', name, id: nat.NatGatewayId! });
-  return planRouteTable(ctx, 'private-routes', net.vpc, net.privateSubnet, { NatGatewayId: ref });
+  const routes = [await planRouteTable(ctx, 'private-routes', net.vpc, net.privateSubnet, { NatGatewayId: ref })];
+  if (net.privateSubnetB) routes.push(await planRouteTable(ctx, `${PRIVATE_B}-routes`, net.vpc, net.privateSubnetB, { NatGatewayId: ref }));
+  return routes;
 }
 
 export async function planNatGone(ctx: AwsContext): Promise<void> {
   const name = resourceName(ctx.settings, 'nat');
   await planRouteTablesGone(ctx, 'private-routes');
+  await planRouteTablesGone(ctx, `${PRIVATE_B}-routes`);
   for (const nat of await liveNatGateways(ctx)) {
     const id = nat.NatGatewayId!;
     ctx.add({ action: 'delete', kind: 'nat gateway', name, id, run: () => deleteNatGateway(ctx, name, id) });

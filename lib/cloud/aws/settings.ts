@@ -17,6 +17,8 @@ export interface AwsSettings {
   vpcCidr: string;
   publicSubnetCidr: string;
   privateSubnetCidr: string;
+  /** The second private subnet, in the other zone, when there is a db host: every other registry host. By default the block after the private subnet. */
+  privateSubnetBCidr: string;
   /** Where operators come from: SSH to the bastion and HTTPS to the registry. */
   adminCidr: string;
   /** The NAT gateway (with its EIP) that lets the private subnet out; it costs money while it exists. */
@@ -42,6 +44,16 @@ export interface AwsSettings {
   sshUser: string;
   /** Fixed, so the certificate and the proxy's backend address stay valid across rebuilds. */
   registryPrivateIp: string;
+  /** Registry hosts behind the proxy; registry-K sits at registry_private_ip + K-1 (its last octet), alternately in the two private subnets. */
+  registryCount: number;
+  /**
+   * The db host (PostgreSQL and Redis for the registries): given as db_instance, else wanted with
+   * several registries, and kept (it holds Harbor's database) while it exists unless db_instance: false.
+   */
+  dbInstance: boolean | undefined;
+  dbInstanceType: string;
+  dbRootVolumeGiB: number;
+  dbPrivateIp: string;
   /** An existing Route53 hosted zone, e.g. example.com. */
   hostedZone: string;
   /** The A record made in it for the bastion's Elastic IP: `<record_name>.<hosted_zone>`. */
@@ -84,12 +96,17 @@ const DEFAULTS = {
   ssh_private_key_file: '~/.ssh/id_ed25519',
   ssh_user: 'admin',
   registry_private_ip: '172.20.2.20',
+  registry_count: 1,
+  db_instance_type: 't3.medium',
+  db_root_volume_gib: 20,
   record_name: 'registry',
   s3_user: 'harbor_s3_user',
   poll_seconds: 5,
 };
 const REQUIRED = ['admin_cidr', 'hosted_zone', 'bucket'] as const;
-const KNOWN = new Set([...Object.keys(DEFAULTS), ...REQUIRED, 'ami', 'endpoint']);
+const KNOWN = new Set([...Object.keys(DEFAULTS), ...REQUIRED, 'ami', 'endpoint', 'db_instance', 'private_subnet_b_cidr', 'db_private_ip']);
+/** A balancer of a few hosts; more want a load balancer of AWS's own. */
+export const MAX_REGISTRIES = 9;
 /** Settings of earlier releases, and what took their place. */
 const RENAMED: Record<string, string> = {
   instance_type: 'bastion_instance_type and registry_instance_type',
@@ -99,7 +116,7 @@ const RENAMED: Record<string, string> = {
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const IP = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
-function ipNumber(ip: string): number | undefined {
+export function ipNumber(ip: string): number | undefined {
   const m = IP.exec(ip);
   if (!m) return undefined;
   const parts = m.slice(1, 5).map(Number);
@@ -115,6 +132,8 @@ export function cidrRange(cidr: string): [number, number] | undefined {
   const size = 2 ** (32 - bits);
   return base % size === 0 ? [base, base + size - 1] : undefined;
 }
+
+export const ipString = (n: number): string => [24, 16, 8, 0].map((b) => (n >>> b) & 255).join('.');
 
 const within = (inner: [number, number], outer: [number, number]) => inner[0] >= outer[0] && inner[1] <= outer[1];
 
@@ -153,20 +172,6 @@ export async function loadAwsSettings(file: string): Promise<AwsSettings> {
     if (!range) throw inputError(file, undefined, `"${key}": ${value} is not a CIDR block like 10.0.0.0/16`);
     return [value, range];
   };
-  const [vpcCidr, vpc] = cidr('vpc_cidr');
-  const [publicSubnetCidr, pub] = cidr('public_subnet_cidr');
-  const [privateSubnetCidr, priv] = cidr('private_subnet_cidr');
-  const [adminCidr] = cidr('admin_cidr');
-  for (const [key, range] of [['public_subnet_cidr', pub], ['private_subnet_cidr', priv]] as const) {
-    if (!within(range, vpc)) throw inputError(file, undefined, `"${key}" is not inside vpc_cidr ${vpcCidr}`);
-  }
-  if (within(pub, priv) || within(priv, pub)) throw inputError(file, undefined, 'the public and private subnets overlap');
-  const registryPrivateIp = str('registry_private_ip');
-  const ip = ipNumber(registryPrivateIp);
-  // AWS keeps a subnet's first four addresses and its last one.
-  if (ip === undefined || ip < priv[0] + 4 || ip > priv[1] - 1) {
-    throw inputError(file, undefined, `"registry_private_ip" ${registryPrivateIp} must be a usable address of ${privateSubnetCidr}`);
-  }
   const gib = (key: string, min: number): number => {
     const n = v[key];
     if (!Number.isInteger(n) || (n as number) < min || (n as number) > 16384) throw inputError(file, undefined, `"${key}" must be a whole number of GiB from ${min} to 16384`);
@@ -181,6 +186,43 @@ export async function loadAwsSettings(file: string): Promise<AwsSettings> {
     if (typeof v[key] !== 'boolean') throw inputError(file, undefined, `"${key}" must be true or false`);
     return v[key] as boolean;
   };
+  const [vpcCidr, vpc] = cidr('vpc_cidr');
+  const [publicSubnetCidr, pub] = cidr('public_subnet_cidr');
+  const [privateSubnetCidr, priv] = cidr('private_subnet_cidr');
+  // By default the block after the private subnet, of its size (172.20.3.0/24 after 172.20.2.0/24).
+  v.private_subnet_b_cidr ??= `${ipString(priv[1] + 1)}/${privateSubnetCidr.split('/')[1]}`;
+  const [privateSubnetBCidr, privB] = cidr('private_subnet_b_cidr');
+  const [adminCidr] = cidr('admin_cidr');
+  const subnets = [['public_subnet_cidr', pub], ['private_subnet_cidr', priv], ['private_subnet_b_cidr', privB]] as const;
+  for (const [key, range] of subnets) {
+    if (!within(range, vpc)) throw inputError(file, undefined, `"${key}" is not inside vpc_cidr ${vpcCidr}`);
+  }
+  for (const [i, [a, ra]] of subnets.entries()) {
+    for (const [b, rb] of subnets.slice(i + 1)) if (within(ra, rb) || within(rb, ra)) throw inputError(file, undefined, `"${a}" and "${b}" overlap`);
+  }
+  const registryCount = v.registry_count;
+  if (!Number.isInteger(registryCount) || (registryCount as number) < 1 || (registryCount as number) > MAX_REGISTRIES) {
+    throw inputError(file, undefined, `"registry_count" ${JSON.stringify(registryCount)} must be a whole number from 1 to ${MAX_REGISTRIES}`);
+  }
+  const dbInstance = v.db_instance === undefined || v.db_instance === null ? undefined : flag('db_instance');
+  if (dbInstance === false && (registryCount as number) > 1) throw inputError(file, undefined, `"registry_count: ${registryCount}" needs the db host the registries share: remove "db_instance: false"`);
+  const registryPrivateIp = str('registry_private_ip');
+  const ip = ipNumber(registryPrivateIp);
+  // AWS keeps a subnet's first four addresses and its last one.
+  const usable = (n: number, range: [number, number]) => n >= range[0] + 4 && n <= range[1] - 1;
+  if (ip === undefined || !usable(ip, priv)) {
+    throw inputError(file, undefined, `"registry_private_ip" ${registryPrivateIp} must be a usable address of ${privateSubnetCidr}`);
+  }
+  const last = ip + (registryCount as number) - 1;
+  if (!usable(last, priv) || !usable(last - priv[0] + privB[0], privB)) {
+    throw inputError(file, undefined, `"registry_count: ${registryCount}" from "registry_private_ip" ${registryPrivateIp} runs past the private subnets: choose a lower address`);
+  }
+  // By default the private subnet's tenth address (172.20.2.10), below the registry's.
+  v.db_private_ip ??= ipString(priv[0] + 10);
+  const dbPrivateIp = str('db_private_ip');
+  const dbIp = ipNumber(dbPrivateIp);
+  if (dbIp === undefined || !usable(dbIp, priv)) throw inputError(file, undefined, `"db_private_ip" ${dbPrivateIp} must be a usable address of ${privateSubnetCidr}`);
+  if (dbIp >= ip && dbIp <= last) throw inputError(file, undefined, `"db_private_ip" ${dbPrivateIp} is a registry host's address (registry_private_ip ${registryPrivateIp} and the next ${(registryCount as number) - 1})`);
   const natGateway = flag('nat_gateway');
   const s3Endpoint = flag('s3_endpoint');
   // The endpoint is a route in the private subnet's route table, which exists with the NAT gateway.
@@ -198,6 +240,7 @@ export async function loadAwsSettings(file: string): Promise<AwsSettings> {
     vpcCidr,
     publicSubnetCidr,
     privateSubnetCidr,
+    privateSubnetBCidr,
     adminCidr,
     natGateway,
     ami: amiOf(file, given.ami),
@@ -213,6 +256,11 @@ export async function loadAwsSettings(file: string): Promise<AwsSettings> {
     sshPrivateKeyFile: path('ssh_private_key_file'),
     sshUser: str('ssh_user'),
     registryPrivateIp,
+    registryCount: registryCount as number,
+    dbInstance,
+    dbInstanceType: str('db_instance_type'),
+    dbRootVolumeGiB: gib('db_root_volume_gib', 8),
+    dbPrivateIp,
     hostedZone: str('hosted_zone').replace(/\.$/, ''),
     recordName: str('record_name'),
     bucket,

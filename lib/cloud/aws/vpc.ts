@@ -1,5 +1,6 @@
 // The reference's VPC directory, less its security groups: a VPC with DNS hostnames, a public
-// and a private subnet in two zones, an internet gateway and the public route table.
+// and a private subnet in two zones (with a db host, a second private subnet in the public's
+// zone, so the registry hosts spread over both), an internet gateway and the public route table.
 import {
   AttachInternetGatewayCommand, CreateInternetGatewayCommand, CreateSubnetCommand, CreateVpcCommand, DeleteInternetGatewayCommand, DeleteSubnetCommand,
   DeleteVpcCommand, DescribeAvailabilityZonesCommand, DescribeInstancesCommand, DescribeInternetGatewaysCommand, DescribeNatGatewaysCommand, DescribeSubnetsCommand,
@@ -17,6 +18,9 @@ export interface Vpc {
   privateSubnet: Ref;
   /** The private subnet's zone: the registry's data volume lives there. */
   privateZone: string;
+  /** The second private subnet (with a db host), in `privateZoneB`. */
+  privateSubnetB?: Ref;
+  privateZoneB: string;
   publicRoutes: Ref;
 }
 
@@ -82,14 +86,20 @@ async function availabilityZones(ctx: AwsContext): Promise<[string, string]> {
 /** The zones the instances go to, read once per plan (the instance type check needs them too). */
 export const deploymentZones = (ctx: AwsContext) => readOnce(ctx, 'zones', () => availabilityZones(ctx));
 
+/** The second private subnet's `what`; its route table is `<what>-routes`. */
+export const PRIVATE_B = 'private-b';
+
+/** The project's subnets, read once per plan. */
+const projectSubnets = (ctx: AwsContext) =>
+  readOnce(ctx, 'subnets', async () => (await ctx.clients.ec2.send(new DescribeSubnetsCommand({ Filters: byTags(ctx.settings) }))).Subnets ?? []);
+
 interface SubnetSpec { what: string; cidr: string; zone: string; publicIps: boolean }
 
 async function planSubnet(ctx: AwsContext, vpc: Ref, want: SubnetSpec): Promise<Ref> {
   const { settings: s, clients: { ec2 } } = ctx;
   const name = resourceName(s, want.what);
   const detail = `${want.cidr} in ${want.zone}${want.publicIps ? ', public IPs on launch' : ''}`;
-  const subnets = await readOnce(ctx, 'subnets', async () => (await ec2.send(new DescribeSubnetsCommand({ Filters: byTags(s) }))).Subnets ?? []);
-  const subnet = named(subnets, name);
+  const subnet = named(await projectSubnets(ctx), name);
   const setPublicIps = (SubnetId: string) => ec2.send(new ModifySubnetAttributeCommand({ SubnetId, MapPublicIpOnLaunch: { Value: want.publicIps } }));
   if (!subnet) {
     const ref = new Ref();
@@ -144,15 +154,23 @@ async function planInternetGateway(ctx: AwsContext, vpc: Ref): Promise<Ref> {
 }
 
 /** The VPC directory's resources but the security groups: VPC, subnets, internet gateway, public routes. */
-export async function planVpc(ctx: AwsContext): Promise<Vpc> {
+export async function planVpc(ctx: AwsContext, database: boolean): Promise<Vpc> {
   const s = ctx.settings;
   const vpc = await planVpcItself(ctx);
   const [first, second] = await deploymentZones(ctx);
   const publicSubnet = await planSubnet(ctx, vpc, { what: 'public', cidr: s.publicSubnetCidr, zone: first, publicIps: true });
   const privateSubnet = await planSubnet(ctx, vpc, { what: 'private', cidr: s.privateSubnetCidr, zone: second, publicIps: false });
+  const privateSubnetB = database ? await planSubnet(ctx, vpc, { what: PRIVATE_B, cidr: s.privateSubnetBCidr, zone: first, publicIps: false }) : undefined;
   const igw = await planInternetGateway(ctx, vpc);
   const publicRoutes = await planRouteTable(ctx, 'public-routes', vpc, publicSubnet, { GatewayId: igw });
-  return { vpc, publicSubnet, privateSubnet, privateZone: second, publicRoutes };
+  return { vpc, publicSubnet, privateSubnet, privateZone: second, privateZoneB: first, publicRoutes, ...(privateSubnetB ? { privateSubnetB } : {}) };
+}
+
+/** Without a db host, the second private subnet goes (planned after the instances in it). */
+export async function planPrivateSubnetBGone(ctx: AwsContext): Promise<void> {
+  const s = ctx.settings;
+  const subnet = named(await projectSubnets(ctx), resourceName(s, PRIVATE_B));
+  if (subnet) ctx.add({ action: 'delete', kind: 'subnet', name: resourceName(s, PRIVATE_B), id: subnet.SubnetId!, run: () => ctx.clients.ec2.send(new DeleteSubnetCommand({ SubnetId: subnet.SubnetId! })).then(() => undefined) });
 }
 
 // ---------------------------------------------------------------- destroy

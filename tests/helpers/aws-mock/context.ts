@@ -10,11 +10,11 @@ import type { AwsMock } from './server.ts';
 export function mockSettings(mock: AwsMock, more: Partial<AwsSettings> = {}): AwsSettings {
   return {
     file: 'aws.yaml', project: 'harbor', region: 'eu-west-1', endpoint: mock.endpoint,
-    vpcCidr: '172.20.0.0/16', publicSubnetCidr: '172.20.1.0/24', privateSubnetCidr: '172.20.2.0/24', adminCidr: '185.192.0.0/10',
+    vpcCidr: '172.20.0.0/16', publicSubnetCidr: '172.20.1.0/24', privateSubnetCidr: '172.20.2.0/24', privateSubnetBCidr: '172.20.3.0/24', adminCidr: '185.192.0.0/10',
     natGateway: true, ami: { id: 'ami-0123456789abcdef0' }, bastionInstanceType: 't3.micro', registryInstanceType: 't3.large',
     bastionRootVolumeGiB: 8, registryRootVolumeGiB: 20, dataVolumeGiB: 100, dataVolume: '/data', hostKeyWaitSeconds: 5, s3Endpoint: false,
     sshPublicKeyFile: '/nonexistent/id_ed25519.pub', sshPrivateKeyFile: '/nonexistent/id_ed25519', sshUser: 'admin',
-    pollSeconds: 5, registryPrivateIp: '172.20.2.20', hostedZone: 'example.com', recordName: 'registry', bucket: 'harbor-test-bucket', s3User: 'harbor_s3_user',
+    pollSeconds: 5, registryPrivateIp: '172.20.2.20', registryCount: 1, dbInstance: undefined, dbInstanceType: 't3.medium', dbRootVolumeGiB: 20, dbPrivateIp: '172.20.2.10', hostedZone: 'example.com', recordName: 'registry', bucket: 'harbor-test-bucket', s3User: 'harbor_s3_user',
     ...more,
   };
 }
